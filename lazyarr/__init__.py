@@ -1,0 +1,28 @@
+"""lazyarr: NumPy arrays that live in HDF5 files.
+
+Examples
+--------
+>>> import numpy as np, lazyarr as la
+>>> x = la.LazyArray(la.backends.MemoryBackend(np.arange(12).reshape(3, 4)))
+>>> x[[2, 0, 2], ::-2]
+array([[11,  9],
+       [ 3,  1],
+       [11,  9]])
+"""
+
+from lazyarr import backends
+from lazyarr.array import LazyArray
+from lazyarr.cache import NoCache
+from lazyarr.errors import BackendError, ClosedError, LazyArrError, ReadOnlyError
+
+__all__ = [
+    "LazyArray",
+    "NoCache",
+    "backends",
+    "BackendError",
+    "ClosedError",
+    "LazyArrError",
+    "ReadOnlyError",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,318 @@
+"""LazyArray: the NumPy protocol surface over a backend.
+
+Examples
+--------
+>>> import numpy as np, lazyarr as la
+>>> a = np.arange(24, dtype=np.float32).reshape(4, 6)
+>>> x = la.LazyArray(la.backends.MemoryBackend(a.copy()))
+>>> x
+LazyArray(shape=(4, 6), dtype=float32, backend='memory', cache=NoCache())
+>>> x[::-2, [5, 0, 5]]
+array([[23., 18., 23.],
+       [11.,  6., 11.]], dtype=float32)
+>>> x[1, 2]
+np.float32(8.0)
+>>> x[x[:, 0] > 10, -1]
+array([17., 23.], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from lazyarr.backends.base import Selection, selection_shape
+from lazyarr.cache import CachePolicy, NoCache
+from lazyarr.errors import ReadOnlyError
+from lazyarr.index import normalize
+from lazyarr.plan import ReadPlan, plan_read
+
+__all__ = ["LazyArray"]
+
+#: Rows per block when iterating an array with no storage chunks.
+_ITER_BLOCK_BYTES = 4 * 2**20
+
+
+class LazyArray:
+    """An array on storage that indexes exactly like a NumPy array.
+
+    Parameters
+    ----------
+    backend : Backend
+        Any object implementing :class:`lazyarr.backends.Backend`.
+    cache : CachePolicy, optional
+        How reads reach the backend; :class:`lazyarr.NoCache` by default.
+
+    Notes
+    -----
+    ``x[key]`` returns what ``np.asarray(x)[key]`` returns (values, dtype,
+    shape, scalar versus 0-d) and raises what it raises; only the elements
+    the key needs are read. ``x[key] = value`` follows NumPy's broadcasting,
+    casting and last-write-wins rules.
+
+    Examples
+    --------
+    >>> import numpy as np, lazyarr as la
+    >>> x = la.LazyArray(la.backends.MemoryBackend(np.zeros((3, 2), dtype=np.int16)))
+    >>> x[[0, 2, 0], 1] = [7, 8, 9]
+    >>> np.asarray(x)
+    array([[0, 9],
+           [0, 0],
+           [0, 8]], dtype=int16)
+    >>> x.append([[1, 1]])
+    >>> x.shape
+    (4, 2)
+    """
+
+    def __init__(self, backend: Any, cache: CachePolicy | None = None) -> None:
+        self._backend = backend
+        self._policy = cache if cache is not None else NoCache()
+        self._cache = self._policy.bind(backend)
+
+    # ------------------------------------------------------------ properties
+    @property
+    def backend(self) -> Any:
+        """The storage backend (its ``kind`` names the layout)."""
+        return self._backend
+
+    @property
+    def cache(self) -> CachePolicy:
+        """The cache policy object this array reads through."""
+        return self._policy
+
+    @property
+    def cache_stats(self) -> dict[str, int]:
+        """Counters of this array's reads: hits, misses, backend_reads, bytes_read."""
+        return dict(self._cache.stats)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Current shape (grows along axis 0 on append)."""
+        return tuple(int(n) for n in self._backend.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Element dtype, byte order included."""
+        return np.dtype(self._backend.dtype)
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self._backend.shape)
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the elements take in memory (as ``ndarray.nbytes``)."""
+        return self.size * self.dtype.itemsize
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        """Storage chunk shape, or None for contiguous storage."""
+        c = getattr(self._backend, "chunks", None)
+        return None if c is None else tuple(int(n) for n in c)
+
+    def __repr__(self) -> str:
+        return (
+            f"LazyArray(shape={self.shape}, dtype={self.dtype}, "
+            f"backend={self._backend.kind!r}, cache={self._policy!r})"
+        )
+
+    def __len__(self) -> int:
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of unsized object")
+        return shape[0]
+
+    # ----------------------------------------------------------------- reads
+    def _plan(self, key: Any) -> ReadPlan:
+        return plan_read(normalize(key, self.shape), self.dtype.itemsize)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._execute(self._plan(key))
+
+    def _execute(self, plan: ReadPlan) -> Any:
+        if 0 in plan.result_shape:
+            # Nothing to read: NumPy's answer is an empty array of this shape.
+            return np.empty(plan.result_shape, dtype=self.dtype)
+        if plan.mode == "box":
+            block = self._cache.read(plan.reads[0])
+            return block[plan.post_key]
+        gathered = self._gather(plan)
+        out = gathered[plan.post_key]
+        if plan.move_to is not None and plan.move_to != 0:
+            nb = plan.n_bcast
+            out = np.moveaxis(out, range(nb), range(plan.move_to, plan.move_to + nb))
+        return out
+
+    def _gather(self, plan: ReadPlan) -> np.ndarray:
+        """Read every point group; stack them as ``(points,) + other axes``."""
+        k = len(plan.point_axes)
+        parts = []
+        for sel in plan.reads:
+            block = self._cache.read(sel)
+            block = np.moveaxis(block, plan.point_axes, range(k))
+            parts.append(block.reshape((-1,) + block.shape[k:]))
+        # Not np.concatenate: its dtype promotion would drop a big-endian order.
+        out = np.empty((sum(len(p) for p in parts),) + parts[0].shape[1:], dtype=self.dtype)
+        start = 0
+        for p in parts:
+            out[start : start + len(p)] = p
+            start += len(p)
+        return out
+
+    def _read_all(self) -> np.ndarray:
+        sel = tuple(slice(0, n, 1) for n in self.shape)
+        return self._cache.read(sel)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The whole array in memory (``np.asarray(x)``).
+
+        ``copy=False`` raises ValueError: the data must be copied off storage.
+        """
+        if copy is False:
+            raise ValueError(
+                "a LazyArray cannot be viewed without a copy: its data lives in "
+                "storage; use np.asarray(x) or np.array(x)"
+            )
+        out = self._read_all()
+        if dtype is not None:
+            out = out.astype(dtype, copy=False)
+        return out
+
+    def __iter__(self) -> Iterator[Any]:
+        shape = self.shape
+        if not shape:
+            raise TypeError("iteration over a 0-d array")
+        row_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * self.dtype.itemsize)
+        chunks = self.chunks
+        step = max(1, _ITER_BLOCK_BYTES // row_bytes)
+        if chunks:
+            # Whole storage chunks per block, so no chunk is decoded twice.
+            step = max(chunks[0], step // chunks[0] * chunks[0])
+        n = shape[0]
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            sel = (slice(start, stop, 1),) + tuple(slice(0, m, 1) for m in shape[1:])
+            yield from self._cache.read(sel)
+
+    # ---------------------------------------------------------------- writes
+    def _check_writable(self) -> None:
+        if getattr(self._backend, "readonly", False):
+            raise ReadOnlyError("assignment destination is read-only")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._check_writable()
+        plan = self._plan(key)
+        if isinstance(value, LazyArray):
+            value = np.asarray(value)
+        dtype = self.dtype
+        if 0 in plan.result_shape:
+            # Validate broadcasting and casting like NumPy; nothing to store.
+            np.empty(plan.result_shape, dtype=dtype)[...] = value
+            return
+        if plan.mode == "box":
+            (sel,) = plan.reads
+            if plan.covering:
+                block = np.empty(selection_shape(sel), dtype=dtype)
+            else:
+                block = self._cache.read(sel)
+            # NumPy applies its own assignment rules to the same-shaped key.
+            block[plan.post_key] = value
+            self._write(sel, block)
+            return
+        # Point groups: let NumPy broadcast and cast into the result shape,
+        # then scatter into the gathered points and back to storage.
+        vals = np.empty(plan.result_shape, dtype=dtype)
+        vals[...] = value
+        nb = plan.n_bcast
+        if plan.move_to:
+            vals = np.moveaxis(vals, range(plan.move_to, plan.move_to + nb), range(nb))
+        k = len(plan.point_axes)
+        sizes = []
+        rest_shape = None
+        for sel in plan.reads:
+            sshape = selection_shape(sel)
+            sizes.append(int(np.prod([sshape[a] for a in plan.point_axes], dtype=np.int64)))
+            rest_shape = tuple(n for a, n in enumerate(sshape) if a not in plan.point_axes)
+        gathered = np.empty((sum(sizes),) + rest_shape, dtype=dtype)
+        gathered[plan.post_key] = vals
+        start = 0
+        for sel, m in zip(plan.reads, sizes):
+            sshape = selection_shape(sel)
+            part = gathered[start : start + m]
+            start += m
+            part = part.reshape(tuple(sshape[a] for a in plan.point_axes) + rest_shape)
+            self._write(sel, np.moveaxis(part, range(k), plan.point_axes))
+
+    def _write(self, sel: Selection, block: np.ndarray) -> None:
+        self._backend.write(sel, np.ascontiguousarray(block))
+        self._cache.invalidate(sel)
+
+    def append(self, rows: Any) -> None:
+        """Append rows along axis 0.
+
+        Parameters
+        ----------
+        rows : array_like
+            Shape ``(k,) + x.shape[1:]``; cast to ``x.dtype`` under NumPy's
+            ``same_kind`` rule. Everything is validated before anything is
+            written, so a bad append writes nothing.
+
+        Raises
+        ------
+        ReadOnlyError
+            The array is read-only.
+        TypeError
+            The backend cannot grow, or the dtype cannot be cast.
+        ValueError
+            Wrong trailing shape, or integers out of range for ``x.dtype``.
+
+        Examples
+        --------
+        >>> import numpy as np, lazyarr as la
+        >>> x = la.LazyArray(la.backends.MemoryBackend(np.zeros((0, 2))))
+        >>> x.append(np.ones((3, 2)))
+        >>> len(x)
+        3
+        """
+        self._check_writable()
+        if not getattr(self._backend, "extendable", False):
+            raise TypeError(
+                f"{self._backend.kind!r} arrays have a fixed shape and cannot be "
+                "appended to; create the array with backend='compressed'"
+            )
+        rows = _validate_rows(rows, self.shape, self.dtype)
+        if rows.shape[0]:
+            self._backend.append(rows)
+            self._cache.invalidate(None)
+
+    def flush(self) -> None:
+        """Push buffered writes to storage."""
+        flush = getattr(self._backend, "flush", None)
+        if flush is not None:
+            flush()
+
+
+def _validate_rows(rows: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """Check ``rows`` for an append to an array of ``shape``; return them cast."""
+    if isinstance(rows, LazyArray):
+        rows = np.asarray(rows)
+    arr = np.asarray(rows)
+    if arr.ndim != len(shape) or arr.shape[1:] != shape[1:]:
+        raise ValueError(
+            f"rows to append must have shape (k,) + {shape[1:]}, got shape {arr.shape}"
+        )
+    if arr.dtype.hasobject or not np.can_cast(arr.dtype, dtype, casting="same_kind"):
+        raise TypeError(f"cannot append {arr.dtype} rows to a {dtype} array (same_kind casting)")
+    if dtype.kind in "iu" and arr.dtype.kind in "iub" and arr.size:
+        info = np.iinfo(dtype)
+        lo, hi = arr.min(), arr.max()
+        if lo < info.min or hi > info.max:
+            raise ValueError(f"values [{lo}, {hi}] out of range for {dtype}")
+    return arr.astype(dtype, copy=False)

@@ -1,0 +1,25 @@
+"""Storage backends: the only code that touches PyTables (or another store)."""
+
+from lazyarr.backends.base import (
+    HDF5_LOCK,
+    Backend,
+    BackendBase,
+    Selection,
+    backend_class,
+    backend_kinds,
+    register_backend,
+    selection_shape,
+)
+from lazyarr.backends.memory import MemoryBackend
+
+__all__ = [
+    "HDF5_LOCK",
+    "Backend",
+    "BackendBase",
+    "Selection",
+    "backend_class",
+    "backend_kinds",
+    "register_backend",
+    "selection_shape",
+    "MemoryBackend",
+]
