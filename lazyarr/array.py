@@ -208,10 +208,17 @@ class LazyArray:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._check_writable()
-        plan = self._plan(key)
         if isinstance(value, LazyArray):
             value = np.asarray(value)
         dtype = self.dtype
+        try:
+            plan = self._plan(key)
+        except IndexError:
+            # NumPy converts and broadcasts the value before it bounds-checks
+            # index arrays: raise the value's error first, as it does.
+            shape_only = normalize(key, self.shape, check_bounds=False)
+            np.empty(plan_read(shape_only).result_shape, dtype=dtype)[...] = value
+            raise
         if 0 in plan.result_shape:
             # Validate broadcasting and casting like NumPy; nothing to store.
             np.empty(plan.result_shape, dtype=dtype)[...] = value

@@ -157,7 +157,7 @@ def _as_index_array(obj: Any) -> np.ndarray | None:
     return None
 
 
-def normalize(key: Any, shape: tuple[int, ...]) -> NormalizedKey:
+def normalize(key: Any, shape: tuple[int, ...], *, check_bounds: bool = True) -> NormalizedKey:
     """Validate ``key`` like NumPy and resolve it against ``shape``.
 
     Parameters
@@ -166,6 +166,11 @@ def normalize(key: Any, shape: tuple[int, ...]) -> NormalizedKey:
         Anything that can appear between the brackets of ``a[...]``.
     shape : tuple of int
         The shape of the indexed array.
+    check_bounds : bool
+        With False, out-of-bounds values in index *arrays* are replaced by 0
+        instead of raising: NumPy's assignment checks the value against the
+        result shape before it checks array bounds, and the result shape does
+        not depend on the values.
 
     Returns
     -------
@@ -187,12 +192,12 @@ def normalize(key: Any, shape: tuple[int, ...]) -> NormalizedKey:
     """
     shape = tuple(int(n) for n in shape)
     try:
-        return _normalize(key, shape)
+        return _normalize(key, shape, check_bounds)
     except _EmptyResult as e:
         return NormalizedKey(shape, (), empty_result=e.shape)
 
 
-def _normalize(key: Any, shape: tuple[int, ...]) -> NormalizedKey:
+def _normalize(key: Any, shape: tuple[int, ...], check_bounds: bool) -> NormalizedKey:
     raw = key if isinstance(key, tuple) else (key,)
 
     # First pass: classify, and count the axes each component consumes.
@@ -273,7 +278,10 @@ def _normalize(key: Any, shape: tuple[int, ...]) -> NormalizedKey:
             comps.append(Mask(tuple(a.astype(np.intp, copy=False) for a in c.nonzero())))
             axis += c.ndim
         else:
-            comps.append(_int_array(c, shape[axis], key, shape, axis))
+            if check_bounds:
+                comps.append(_int_array(c, shape[axis], key, shape, axis))
+            else:
+                comps.append(np.zeros(c.shape, dtype=np.intp))
             axis += 1
     nk = NormalizedKey(shape, tuple(comps))
     _check_broadcast(nk, key)
