@@ -258,7 +258,10 @@ class LazyArray:
             self._write(sel, np.moveaxis(part, range(k), plan.point_axes))
 
     def _write(self, sel: Selection, block: np.ndarray) -> None:
-        self._backend.write(sel, np.ascontiguousarray(block))
+        # Not np.ascontiguousarray: it turns a 0-d block into a 1-d one.
+        if not block.flags.c_contiguous:
+            block = block.copy()
+        self._backend.write(sel, block)
         self._cache.invalidate(sel)
 
     def append(self, rows: Any) -> None:
