@@ -14,6 +14,7 @@ from lazyarr import backends
 from lazyarr.array import LazyArray
 from lazyarr.cache import NoCache
 from lazyarr.errors import BackendError, ClosedError, LazyArrError, ReadOnlyError
+from lazyarr.store import Store, open, open_array
 
 __all__ = [
     "LazyArray",
@@ -23,6 +24,9 @@ __all__ = [
     "ClosedError",
     "LazyArrError",
     "ReadOnlyError",
+    "Store",
+    "open",
+    "open_array",
 ]
 
 __version__ = "0.1.0"

@@ -167,7 +167,7 @@ def normalize(key: Any, shape: tuple[int, ...], *, check_bounds: bool = True) ->
     shape : tuple of int
         The shape of the indexed array.
     check_bounds : bool
-        With False, out-of-bounds values in index *arrays* are replaced by 0
+        With False, out-of-bounds values in index arrays of ndim >= 1 are replaced by 0
         instead of raising: NumPy's assignment checks the value against the
         result shape before it checks array bounds, and the result shape does
         not depend on the values.
@@ -278,7 +278,8 @@ def _normalize(key: Any, shape: tuple[int, ...], check_bounds: bool) -> Normaliz
             comps.append(Mask(tuple(a.astype(np.intp, copy=False) for a in c.nonzero())))
             axis += c.ndim
         else:
-            if check_bounds:
+            # 0-d arrays are integers to NumPy: bounds-checked up front.
+            if check_bounds or c.ndim == 0:
                 comps.append(_int_array(c, shape[axis], key, shape, axis))
             else:
                 comps.append(np.zeros(c.shape, dtype=np.intp))

@@ -11,6 +11,8 @@ from lazyarr.backends.base import (
     selection_shape,
 )
 from lazyarr.backends.memory import MemoryBackend
+from lazyarr.backends.plain import PlainBackend
+from lazyarr.backends.compressed import CompressedBackend
 
 __all__ = [
     "HDF5_LOCK",
@@ -22,4 +24,6 @@ __all__ = [
     "register_backend",
     "selection_shape",
     "MemoryBackend",
+    "PlainBackend",
+    "CompressedBackend",
 ]

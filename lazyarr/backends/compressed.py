@@ -1,0 +1,276 @@
+"""A chunked, filtered ``tables.EArray`` that grows along axis 0.
+
+The default layout: Blosc2/Zstd-compressed chunks of about 1 MiB. Also opens
+chunked nodes written by others (PyTables ``CArray``/``EArray``, h5py chunked
+datasets with any filter HDF5 can decode).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import tables
+
+from lazyarr.backends._pytables import (
+    ATTR_BACKEND,
+    quiet,
+    PyTablesBackend,
+    atom_for,
+    byteorder_of,
+    check_dtype,
+    hdf5_errors,
+    node_dtype,
+    set_kind_attrs,
+    split_path,
+)
+from lazyarr.backends.base import HDF5_LOCK, register_backend
+from lazyarr.errors import BackendError, ReadOnlyError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lazyarr.store import FileRef
+
+__all__ = ["CompressedBackend", "default_chunks", "make_filters", "compressions"]
+
+#: Target bytes per chunk: large enough that per-chunk overhead is small,
+#: small enough that reading one row does not decompress megabytes.
+CHUNK_BYTES = 2**20
+#: Rows appended per PyTables call when writing initial data (bounds the
+#: temporary copy PyTables makes to convert dtype or byte order).
+_APPEND_BYTES = 16 * 2**20
+
+
+def compressions() -> list[str]:
+    """Compression names usable here: PyTables complibs whose library is present.
+
+    Examples
+    --------
+    >>> "blosc2:zstd" in compressions() and "zlib" in compressions()
+    True
+    """
+    return [c for c in tables.filters.all_complibs if tables.which_lib_version(c) is not None]
+
+
+def make_filters(compression: str | None, level: int, shuffle: bool) -> tables.Filters:
+    """``tables.Filters`` for a compression name; ValueError lists valid names.
+
+    Examples
+    --------
+    >>> make_filters("zlib", 4, True)
+    Filters(complevel=4, complib='zlib', shuffle=True, bitshuffle=False, fletcher32=False, least_significant_digit=None)
+    >>> make_filters("zip", 4, True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown compression 'zip'; valid: None, 'zlib', ...
+    """
+    if compression is None:
+        return tables.Filters(complevel=0)
+    valid = compressions()
+    if compression not in valid:
+        names = ", ".join(["None"] + [repr(c) for c in valid])
+        raise ValueError(f"unknown compression {compression!r}; valid: {names}")
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= 9:
+        raise ValueError(f"compression level must be an int in 0..9, got {level!r}")
+    return tables.Filters(complevel=int(level), complib=compression, shuffle=bool(shuffle))
+
+
+def default_chunks(shape: tuple[int, ...], itemsize: int, rows: int | None = None) -> tuple[int, ...]:
+    """A chunk shape of about :data:`CHUNK_BYTES` for an array growing along axis 0.
+
+    Trailing axes are kept whole from the last one backwards (so a chunk is a
+    run of whole rows whenever a row fits); axis 0 takes what is left of the
+    budget, capped at ``rows`` (expected or actual row count) when known.
+    No entry is ever 0.
+
+    Examples
+    --------
+    >>> default_chunks((10**9, 16), 8)
+    (8192, 16)
+    >>> default_chunks((100, 16), 8, rows=100)
+    (100, 16)
+    >>> default_chunks((10, 1000, 1000), 8)
+    (1, 131, 1000)
+    """
+    budget = max(1, CHUNK_BYTES // max(1, itemsize))
+    trailing: list[int] = []
+    for n in reversed(shape[1:]):
+        c = max(1, min(int(n), budget))
+        trailing.append(c)
+        budget = max(1, budget // c)
+    if rows:
+        budget = min(budget, int(rows))
+    return (max(1, budget),) + tuple(reversed(trailing))
+
+
+def _empty_rows(shape: tuple[int, ...]) -> bool:
+    """Rows with no elements (a 0 in ``shape[1:]``), which HDF5 cannot chunk."""
+    return len(shape) >= 2 and 0 in shape[1:]
+
+
+@register_backend
+class CompressedBackend(PyTablesBackend):
+    """An array stored in compressed chunks; extendable along axis 0.
+
+    Parameters
+    ----------
+    ref : FileRef
+        The file (see :class:`lazyarr.store.FileRef`).
+    path : str
+        Absolute path of an existing chunked array node (``EArray`` or
+        ``CArray``; h5py chunked datasets open as one of those).
+
+    Notes
+    -----
+    An array whose rows hold no elements (shape ``(n, 0)`` and the like) has
+    no bytes at all, and neither PyTables nor HDF5 can chunk it; it is kept
+    as an empty contiguous node that :meth:`append` re-creates with more rows.
+
+    Examples
+    --------
+    >>> import numpy as np, lazyarr as la, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.h5")
+    >>> with la.open(path, "w") as store:
+    ...     x = store.create_array("data", np.arange(6.0).reshape(3, 2), compression="blosc2:lz4")
+    ...     x.backend.append(np.ones((1, 2)))
+    ...     x.backend.kind, x.backend.shape, x.backend.extendable
+    ('compressed', (4, 2), True)
+    """
+
+    kind = "compressed"
+
+    def _check_node(self, node: Any) -> None:
+        super()._check_node(node)
+        if node.chunkshape is None and not (
+            _empty_rows(self._shape_of(node)) and ATTR_BACKEND in node._v_attrs
+        ):
+            raise BackendError(
+                f"node {self._path!r} is contiguous; open it with the 'plain' backend"
+            )
+
+    @property
+    def extendable(self) -> bool:  # type: ignore[override]
+        with HDF5_LOCK:
+            node = self._node()
+            if node.chunkshape is None:  # the empty-rows layout
+                return True
+            return isinstance(node, tables.EArray) and node.extdim == 0
+
+    @classmethod
+    def create(
+        cls,
+        ref: "FileRef",
+        path: str,
+        data: np.ndarray | None = None,
+        *,
+        shape: tuple[int, ...] | None = None,
+        dtype: Any = None,
+        compression: str | None = "blosc2:zstd",
+        level: int = 5,
+        shuffle: bool = True,
+        chunks: tuple[int, ...] | None = None,
+        expectedrows: int | None = None,
+    ) -> "CompressedBackend":
+        """Create an extendable chunked node at ``path`` and return its backend.
+
+        Exactly one of ``data`` (written now) or ``shape`` + ``dtype`` (zeros;
+        unwritten chunks take no space). The caller creates parent groups and
+        removes a half-written node on failure.
+        """
+        if data is not None:
+            dt = check_dtype(data.dtype)
+            shape = tuple(data.shape)
+        else:
+            dt = check_dtype(np.float64 if dtype is None else dtype)
+            shape = tuple(int(n) for n in shape)  # type: ignore[union-attr]
+        if len(shape) == 0:
+            raise ValueError(
+                "a compressed array needs at least one axis (it grows along axis 0); "
+                "store 0-d arrays with backend='plain'"
+            )
+        filters = make_filters(compression, level, shuffle)
+        if expectedrows is not None and (
+            isinstance(expectedrows, bool) or not isinstance(expectedrows, (int, np.integer))
+            or expectedrows < 0
+        ):
+            raise ValueError(f"expectedrows must be a non-negative int, got {expectedrows!r}")
+        if chunks is None:
+            chunks = default_chunks(shape, dt.itemsize, expectedrows or shape[0] or None)
+        else:
+            chunks = tuple(chunks)
+            if len(chunks) != len(shape) or not all(
+                isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c >= 1 for c in chunks
+            ):
+                raise ValueError(
+                    f"chunks must be {len(shape)} positive ints for shape {shape}, got {chunks!r}"
+                )
+            chunks = tuple(int(c) for c in chunks)
+            if any(c > n for c, n in zip(chunks[1:], shape[1:])):
+                raise ValueError(
+                    f"chunks {chunks} exceed shape {shape} along a fixed axis; only axis 0 grows"
+                )
+        parent, name = split_path(path)
+        with HDF5_LOCK, quiet():
+            f = ref.file
+            if _empty_rows(shape):
+                node = f.create_array(parent, name, atom=atom_for(dt), shape=shape,
+                                      byteorder=byteorder_of(dt))
+            else:
+                node = f.create_earray(
+                    parent, name, atom=atom_for(dt), shape=(0,) + shape[1:],
+                    filters=filters, chunkshape=chunks, byteorder=byteorder_of(dt),
+                    expectedrows=max(1, expectedrows or shape[0] or 1),
+                )
+                if data is not None:
+                    step = max(1, _APPEND_BYTES // max(1, data[:1].nbytes))
+                    for start in range(0, shape[0], step):
+                        node.append(np.ascontiguousarray(data[start : start + step],
+                                                         dtype=node.atom.dtype))
+                elif shape[0]:
+                    # Grows with the fill value (0) without writing chunks.
+                    node.truncate(shape[0])
+            set_kind_attrs(node, cls.kind)
+        return cls(ref, path)
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append rows ``(k,) + shape[1:]`` along axis 0; nothing is written on error."""
+        if self.readonly:
+            raise ReadOnlyError(
+                f"{self._ref.path!r} is open read-only (mode 'r'); "
+                "open it with mode 'r+' or 'a' to append"
+            )
+        rows = np.asarray(rows)
+        with HDF5_LOCK, quiet():
+            node = self._node()
+            shape = self._shape_of(node)
+            if not self.extendable:
+                raise TypeError(
+                    f"node {self._path!r} cannot grow along axis 0 "
+                    f"({type(node).__name__} with fixed shape {shape})"
+                )
+            if rows.ndim != len(shape) or rows.shape[1:] != shape[1:]:
+                raise ValueError(
+                    f"rows to append must have shape (k,) + {shape[1:]}, got {rows.shape}"
+                )
+            if rows.dtype.hasobject or not np.can_cast(rows.dtype, self._dtype, "same_kind"):
+                raise TypeError(f"cannot append {rows.dtype} rows to a {self._dtype} array")
+            if rows.shape[0] == 0:
+                return
+            with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
+                if node.chunkshape is None:
+                    self._regrow_empty(node, shape[0] + rows.shape[0])
+                else:
+                    node.append(np.ascontiguousarray(rows, dtype=node.atom.dtype))
+
+    def _regrow_empty(self, node: Any, nrows: int) -> None:
+        # No data to keep: replace the node by a longer one, attributes included.
+        f = node._v_file
+        parent, name = node._v_parent, node._v_name
+        attrs = {k: node._v_attrs[k] for k in node._v_attrs._v_attrnamesuser}
+        dt = node_dtype(node)
+        new_shape = (nrows,) + tuple(int(n) for n in node.shape[1:])
+        node._f_remove()
+        new = f.create_array(parent, name, atom=atom_for(dt), shape=new_shape,
+                             byteorder=byteorder_of(dt))
+        for k, v in attrs.items():
+            new._v_attrs[k] = v
+        self._cached = None

@@ -1,0 +1,631 @@
+"""HDF5 files: open/create stores, find the arrays in them, manage handles.
+
+An array never holds an open HDF5 handle as its identity. It holds a
+:class:`FileRef` (absolute path, mode, driver options) and a node path; the
+``tables.File`` behind a FileRef is opened lazily, once per process, shared
+by every FileRef of the same file in that process, and opened afresh after a
+``fork`` (the parent's handle is dropped, never closed, in the child: closing
+it there could flush stale metadata into the parent's file).
+
+Examples
+--------
+>>> import numpy as np, lazyarr as la, tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "example.h5")
+>>> with la.open(path, mode="w") as store:
+...     x = store.create_array("grp/data", np.arange(10.0))
+...     x.append(np.array([10.0, 11.0]))
+>>> store = la.open(path)
+>>> list(store)
+['/grp/data']
+>>> store["grp/data"][::4]
+array([0., 4., 8.])
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import tables
+
+from lazyarr.array import LazyArray
+from lazyarr.backends._pytables import ATTR_BACKEND, quiet, check_dtype, hdf5_errors
+from lazyarr.backends.base import HDF5_LOCK, backend_class, backend_kinds
+from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (registers)
+from lazyarr.backends.plain import PlainBackend  # noqa: F401  (registers)
+from lazyarr.errors import BackendError, ClosedError, ReadOnlyError
+
+__all__ = ["FileRef", "Store", "open", "open_array"]
+
+MODES = ("r", "r+", "a", "w")
+
+
+# --------------------------------------------------------------------------
+# Handles: one tables.File per file per process, shared and reference counted
+# --------------------------------------------------------------------------
+class _Handle:
+    """An open ``tables.File`` and how many FileRefs of this process use it."""
+
+    __slots__ = ("key", "file", "pid", "users")
+
+    def __init__(self, key: str, file: tables.File, pid: int) -> None:
+        self.key, self.file, self.pid, self.users = key, file, pid, 0
+
+
+#: realpath -> the handle open in this process. PyTables refuses to open a
+#: file twice unless every open is read-only, so FileRefs share one handle.
+_HANDLES: dict[str, _Handle] = {}
+
+
+def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
+    """``tables.open_file`` with errors that name the path and no HDF5 trace."""
+    if mode in ("r", "r+") and not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "No such file", path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory, not an HDF5 file", path)
+    if mode != "w" and os.path.exists(path):
+        try:
+            ok = tables.is_hdf5_file(path)
+        except (OSError, tables.HDF5ExtError):
+            ok = False
+        if not ok:
+            raise OSError(f"{path!r} is not an HDF5 file (or its header is corrupt)")
+    try:
+        with quiet():
+            return tables.open_file(path, mode, **driver_kw)
+    except tables.HDF5ExtError as exc:
+        lines = str(exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        raise OSError(f"cannot open {path!r} with mode {mode!r}: {reason}") from None
+
+
+def _acquire(key: str, path: str, mode: str, driver_kw: dict) -> _Handle:
+    pid = os.getpid()
+    h = _HANDLES.get(key)
+    if h is not None and (h.pid != pid or not h.file.isopen):
+        # Inherited over fork (or closed behind our back): forget, don't close.
+        del _HANDLES[key]
+        h = None
+    if h is None:
+        h = _Handle(key, _open_tables_file(path, mode, driver_kw), pid)
+        _HANDLES[key] = h
+    elif mode == "w":
+        raise ValueError(
+            f"cannot open {path!r} with mode 'w' (truncate): it is open in this "
+            "process; close its stores and arrays first"
+        )
+    elif mode != "r" and h.file.mode == "r":
+        raise ValueError(
+            f"{path!r} is open read-only in this process; close those stores and "
+            f"arrays before opening it with mode {mode!r}"
+        )
+    h.users += 1
+    return h
+
+
+def _release(h: _Handle) -> None:
+    with HDF5_LOCK:
+        h.users -= 1
+        if h.users > 0 or h.pid != os.getpid():
+            return
+        if _HANDLES.get(h.key) is h:
+            del _HANDLES[h.key]
+        if h.file.isopen:
+            h.file.close()
+
+
+def _fileref(path: str, mode: str, driver_kw: dict) -> "FileRef":
+    return FileRef(path, mode, **driver_kw)
+
+
+class FileRef:
+    """What file to open and how: the identity an array keeps of its file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; stored as an absolute path.
+    mode : {'r', 'r+', 'a', 'w'}
+        As in PyTables. A ``'w'`` FileRef truncates on its first open only,
+        then behaves as ``'a'`` (a reopen after a fork must not truncate).
+    **driver_kw
+        Passed to :func:`tables.open_file` (e.g. ``driver="H5FD_CORE"``).
+
+    Notes
+    -----
+    :attr:`file` opens the file on first use in each process. The handle is
+    shared with other FileRefs of the same file and closed when the last
+    one is closed or garbage-collected. Pickling a FileRef pickles the path
+    and mode, not the handle.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> ref = FileRef(os.path.join(tempfile.mkdtemp(), "f.h5"), "w")
+    >>> bool(ref.file.isopen), ref.mode
+    (True, 'a')
+    >>> ref.close()
+    >>> ref.file  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lazyarr.errors.ClosedError: ...is closed...
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "r", **driver_kw: Any) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+        self.path = os.path.abspath(os.fspath(path))
+        self._mode = mode
+        self.driver_kw = dict(driver_kw)
+        self._handle: _Handle | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._closed = False
+
+    @property
+    def mode(self) -> str:
+        """The mode the next open uses (``'w'`` has become ``'a'`` once opened)."""
+        return self._mode
+
+    @property
+    def readonly(self) -> bool:
+        return self._mode == "r"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def file(self) -> tables.File:
+        """The open ``tables.File`` for this process (opened on first use).
+
+        Raises :class:`lazyarr.ClosedError` after :meth:`close`.
+        """
+        if self._closed:
+            raise ClosedError(
+                f"{self.path!r} is closed (its store was closed); "
+                "reopen it with lazyarr.open() or lazyarr.open_array()"
+            )
+        h = self._handle
+        if h is not None and h.pid == os.getpid() and h.file.isopen:
+            return h.file
+        with HDF5_LOCK:
+            h = self._handle
+            if h is not None:
+                if h.pid == os.getpid():
+                    self._finalizer()  # type: ignore[misc]  # closed elsewhere: let go
+                else:
+                    self._finalizer.detach()  # type: ignore[union-attr]  # parent's
+                self._handle = self._finalizer = None
+            h = _acquire(os.path.realpath(self.path), self.path, self._mode, self.driver_kw)
+            if self._mode == "w":
+                self._mode = "a"
+            self._handle = h
+            self._finalizer = weakref.finalize(self, _release, h)
+            return h.file
+
+    def flush(self) -> None:
+        """Flush the file if it is open in this process."""
+        h = self._handle
+        if not self._closed and h is not None and h.pid == os.getpid() and h.file.isopen:
+            with HDF5_LOCK, hdf5_errors(f"flushing {self.path!r}"):
+                h.file.flush()
+
+    def close(self) -> None:
+        """Stop using the file; it closes when no other FileRef uses it. Idempotent."""
+        with HDF5_LOCK:
+            self._closed = True
+            if self._finalizer is not None:
+                if self._handle is not None and self._handle.pid == os.getpid():
+                    self._finalizer()
+                else:
+                    self._finalizer.detach()
+            self._handle = self._finalizer = None
+
+    def __reduce__(self):
+        return (_fileref, (self.path, self._mode, self.driver_kw))
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<FileRef {self.path!r} mode={self._mode!r}{state}>"
+
+
+# --------------------------------------------------------------------------
+# Node discovery
+# --------------------------------------------------------------------------
+def _node_path(name: str) -> str:
+    """``"data"``, ``"/data"``, ``"grp//data/"`` -> ``"/data"``, ``"/grp/data"``."""
+    if not isinstance(name, str):
+        raise TypeError(f"node names are str, got {type(name).__name__}")
+    parts = [p for p in name.split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise ValueError(f"node path {name!r} may not contain '.' or '..'")
+    return "/" + "/".join(parts)
+
+
+def _kind_of(node: Any) -> tuple[str | None, str]:
+    """Which backend kind opens ``node``, or ``(None, why not)``.
+
+    Our attribute wins (it may mark a group: later layouts store one array
+    as a group of datasets); otherwise an HDF5 file written by PyTables or
+    h5py maps by layout: contiguous -> plain, chunked -> compressed.
+    """
+    if isinstance(node, (tables.link.Link, tables.UnImplemented)):
+        return None, f"it is a {type(node).__name__}"
+    attrs = node._v_attrs
+    if ATTR_BACKEND in attrs:
+        kind = str(attrs[ATTR_BACKEND])
+        if kind not in backend_kinds():
+            return None, f"it was written by backend kind {kind!r}, which is not installed"
+        return kind, ""
+    if isinstance(node, tables.Group):
+        return None, "it is a group"
+    if not isinstance(node, tables.Array):
+        return None, f"it is a {type(node).__name__}, not an array"
+    if node.atom.shape != ():
+        return None, f"its atom {node.atom!r} is not scalar"
+    try:
+        check_dtype(node.atom.dtype)
+    except BackendError as exc:
+        return None, str(exc)
+    return ("plain" if node.chunkshape is None else "compressed"), ""
+
+
+def _walk(group: Any) -> Iterator[str]:
+    for name in sorted(group._v_children):
+        child = group._v_children[name]
+        if isinstance(child, tables.Group) and ATTR_BACKEND not in child._v_attrs:
+            yield from _walk(child)
+        elif _kind_of(child)[0] is not None:
+            yield child._v_pathname
+
+
+def _open_backend(ref: FileRef, name: str) -> Any:
+    path = _node_path(name)
+    with HDF5_LOCK, quiet():
+        try:
+            node = ref.file.get_node(path)
+        except tables.NoSuchNodeError:
+            raise KeyError(f"no node {path!r} in {ref.path!r}") from None
+        kind, why = _kind_of(node)
+        if kind is None:
+            raise KeyError(f"{path!r} in {ref.path!r} is not an array lazyarr can open: {why}")
+        return backend_class(kind)(ref, path)
+
+
+def _check_cache(cache: Any) -> None:
+    if cache is not None and not callable(getattr(cache, "bind", None)):
+        raise TypeError(f"cache must be a cache policy such as lazyarr.NoCache(), got {cache!r}")
+
+
+# --------------------------------------------------------------------------
+# Store
+# --------------------------------------------------------------------------
+class Store(Mapping):
+    """An open HDF5 file as a read-only mapping of node path -> array.
+
+    Use :func:`lazyarr.open` to make one. Keys are absolute node paths
+    (``"/grp/data"``); lookups also accept relative ones (``"grp/data"``).
+    Only array nodes lazyarr can open are keys; groups are walked into.
+
+    Examples
+    --------
+    >>> import numpy as np, lazyarr as la, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "s.h5")
+    >>> with la.open(path, "w") as store:
+    ...     _ = store.create_array("a", np.zeros(3), backend="plain")
+    ...     _ = store.create_array("/g/b", shape=(2, 2), dtype="i4")
+    ...     sorted(store), "a" in store, len(store)
+    (['/a', '/g/b'], True, 2)
+    """
+
+    def __init__(self, ref: FileRef, *, mode: str | None = None, cache: Any = None) -> None:
+        _check_cache(cache)
+        self._ref = ref
+        self._mode = mode or ref.mode
+        self._cache = cache
+
+    # ------------------------------------------------------------ properties
+    @property
+    def path(self) -> str:
+        """Absolute path of the file."""
+        return self._ref.path
+
+    @property
+    def mode(self) -> str:
+        """The mode the store was opened with."""
+        return self._mode
+
+    @property
+    def closed(self) -> bool:
+        return self._ref.closed
+
+    @property
+    def cache(self) -> Any:
+        """The cache policy given to arrays read from this store (None: NoCache)."""
+        return self._cache
+
+    @property
+    def fileref(self) -> FileRef:
+        return self._ref
+
+    # --------------------------------------------------------------- mapping
+    def __getitem__(self, name: str) -> LazyArray:
+        return LazyArray(_open_backend(self._ref, name), cache=self._cache)
+
+    def get(self, name: str, default: Any = None, *, cache: Any = None) -> Any:  # type: ignore[override]
+        """The array at ``name`` (with ``cache`` instead of the store's), or ``default``."""
+        _check_cache(cache)
+        try:
+            backend = _open_backend(self._ref, name)
+        except KeyError:
+            return default
+        return LazyArray(backend, cache=cache if cache is not None else self._cache)
+
+    def keys(self) -> list[str]:  # type: ignore[override]
+        """Absolute paths of the arrays in the file, sorted."""
+        with HDF5_LOCK, quiet():
+            return list(_walk(self._ref.file.root))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        try:
+            path = _node_path(name)
+        except ValueError:
+            return False
+        with HDF5_LOCK, quiet():
+            f = self._ref.file
+            if path not in f:
+                return False
+            return _kind_of(f.get_node(path))[0] is not None
+
+    # -------------------------------------------------------------- creating
+    def create_array(
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        shape: Any = None,
+        dtype: Any = None,
+        backend: str = "compressed",
+        compression: str | None = "blosc2:zstd",
+        level: int = 5,
+        shuffle: bool = True,
+        chunks: tuple[int, ...] | None = None,
+        expectedrows: int | None = None,
+    ) -> LazyArray:
+        """Create an array node and return it as a :class:`lazyarr.LazyArray`.
+
+        Parameters
+        ----------
+        name : str
+            Node path; missing groups are created (``"grp/sub/data"``).
+        data : array_like, optional
+            Initial contents (cast like ``np.asarray(data, dtype)``).
+        shape, dtype : optional
+            Instead of ``data``: an array of zeros (``dtype`` default float64).
+        backend : str
+            A registered backend kind that can create nodes: ``"compressed"``
+            (chunked, extendable along axis 0) or ``"plain"`` (contiguous).
+        compression : str or None
+            Any PyTables complib (``"blosc2:zstd"``, ``"blosc2:lz4"``,
+            ``"blosc:lz4"``, ``"zlib"``, ...) or None for uncompressed chunks.
+            Only the compressed backend uses ``compression``, ``level``,
+            ``shuffle``, ``chunks`` and ``expectedrows``.
+        level : int
+            Compression level 0..9.
+        shuffle : bool
+            Byte-shuffle before compressing.
+        chunks : tuple of int, optional
+            Chunk shape; by default about 1 MiB of whole rows.
+        expectedrows : int, optional
+            Expected final row count (caps the default chunk length).
+
+        Returns
+        -------
+        LazyArray
+
+        Raises
+        ------
+        ReadOnlyError
+            The store is read-only.
+        ValueError
+            The node exists, or a bad backend/compression/chunks argument.
+        TypeError
+            Not exactly one of ``data``/``shape``; or an unsupported dtype
+            (:class:`lazyarr.BackendError`).
+
+        Examples
+        --------
+        >>> import numpy as np, lazyarr as la, tempfile, os
+        >>> store = la.open(os.path.join(tempfile.mkdtemp(), "c.h5"), "w")
+        >>> x = store.create_array("x", np.arange(4, dtype=">i2"), compression="zlib")
+        >>> x.dtype, x.backend.kind, x[1:3]
+        (dtype('>i2'), 'compressed', array([1, 2], dtype='>i2'))
+        >>> store.create_array("x", shape=(2,))
+        Traceback (most recent call last):
+        ...
+        ValueError: name already exists: '/x'
+        >>> store.close()
+        """
+        if self._ref.readonly:
+            raise ReadOnlyError(
+                f"cannot create {name!r}: {self.path!r} is open read-only (mode 'r')"
+            )
+        if (data is None) == (shape is None):
+            raise TypeError("create_array needs exactly one of data= or shape=")
+        if data is not None:
+            arr = np.asarray(data, dtype=dtype)
+            check_dtype(arr.dtype)
+            shape = None
+        else:
+            arr = None
+            shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+            if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+                       for n in shape):
+                raise ValueError(f"shape must be non-negative ints, got {shape!r}")
+            shape = tuple(int(n) for n in shape)
+            dtype = check_dtype(np.float64 if dtype is None else dtype)
+        try:
+            cls = backend_class(backend)
+        except KeyError:
+            cls = None
+        if cls is None or not hasattr(cls, "create"):
+            can = [k for k in backend_kinds() if hasattr(backend_class(k), "create")]
+            raise ValueError(f"backend {backend!r} cannot create arrays in a file; use one of {can}")
+        path = _node_path(name)
+        if path == "/":
+            raise ValueError("cannot create an array at the root group '/'")
+        with HDF5_LOCK, quiet():
+            f = self._ref.file
+            if path in f:
+                raise ValueError(f"name already exists: {path!r}")
+            created: list[str] = []
+            try:
+                self._make_groups(f, path, created)
+                with hdf5_errors(f"creating {path!r} in {self.path!r}"):
+                    b = cls.create(
+                        self._ref, path, arr, shape=shape, dtype=dtype,
+                        compression=compression, level=level, shuffle=shuffle,
+                        chunks=chunks, expectedrows=expectedrows,
+                    )
+            except BaseException:
+                # Leave the file as it was: no half-written node, no new groups.
+                for p in [path] + created[::-1]:
+                    try:
+                        if p in f:
+                            f.remove_node(p, recursive=True)
+                    except Exception:  # pragma: no cover - best effort cleanup
+                        pass
+                raise
+        return LazyArray(b, cache=self._cache)
+
+    @staticmethod
+    def _make_groups(f: tables.File, path: str, created: list[str]) -> None:
+        parts = path.strip("/").split("/")[:-1]
+        where = ""
+        for p in parts:
+            where += "/" + p
+            if where in f:
+                if not isinstance(f.get_node(where), tables.Group) or (
+                    ATTR_BACKEND in f.get_node(where)._v_attrs
+                ):
+                    raise ValueError(f"{where!r} is an array, not a group")
+            else:
+                parent = where.rpartition("/")[0] or "/"
+                f.create_group(parent, p)
+                created.append(where)
+
+    # --------------------------------------------------------------- closing
+    def flush(self) -> None:
+        """Write buffered data to disk."""
+        self._ref.file  # noqa: B018  (ClosedError when closed)
+        self._ref.flush()
+
+    def close(self) -> None:
+        """Close the store; its arrays raise :class:`lazyarr.ClosedError` afterwards."""
+        self._ref.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = ", closed" if self.closed else ""
+        return f"<lazyarr.Store {self.path!r} mode={self._mode!r}{state}>"
+
+    # Mapping's __eq__ would compare contents (reading every node's identity).
+    __eq__ = object.__eq__  # type: ignore[assignment]
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+
+def open(path: str | os.PathLike, mode: str = "r", *, cache: Any = None) -> Store:  # noqa: A001
+    """Open an HDF5 file as a :class:`Store`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    mode : {'r', 'r+', 'a', 'w'}
+        ``'r'`` read-only, ``'r+'`` read/write an existing file, ``'a'``
+        read/write creating it if missing, ``'w'`` create or truncate.
+    cache : cache policy, optional
+        Given to every array read from the store (default ``NoCache()``).
+
+    Raises
+    ------
+    ValueError
+        Unknown mode.
+    FileNotFoundError
+        Mode ``'r'``/``'r+'`` and no such file.
+    OSError
+        The file is not HDF5 or is corrupt.
+
+    Examples
+    --------
+    >>> import numpy as np, lazyarr as la, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "o.h5")
+    >>> with la.open(path, "w") as store:
+    ...     _ = store.create_array("data", np.eye(3))
+    >>> with la.open(path) as store:
+    ...     store["data"][[0, 2], 0]
+    array([1., 0.])
+    >>> la.open(path, "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be one of 'r', 'r+', 'a', 'w'; got 'x'
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+    _check_cache(cache)
+    ref = FileRef(path, mode)
+    ref.file  # noqa: B018  (open now: errors belong to open(), not first use)
+    return Store(ref, mode=mode, cache=cache)
+
+
+def open_array(
+    path: str | os.PathLike, node: str = "/data", *, mode: str = "r", cache: Any = None
+) -> LazyArray:
+    """Open one array; the file stays open as long as the array lives.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    node : str
+        Node path of the array.
+    mode : {'r', 'r+', 'a'}
+    cache : cache policy, optional
+
+    Examples
+    --------
+    >>> import numpy as np, lazyarr as la, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "one.h5")
+    >>> with la.open(path, "w") as store:
+    ...     _ = store.create_array("data", np.arange(5))
+    >>> x = la.open_array(path)
+    >>> x[-2:], x.backend.kind
+    (array([3, 4]), 'compressed')
+    """
+    if mode not in ("r", "r+", "a"):
+        raise ValueError(f"open_array mode must be 'r', 'r+' or 'a'; got {mode!r}")
+    _check_cache(cache)
+    ref = FileRef(path, mode)
+    ref.file  # noqa: B018
+    try:
+        backend = _open_backend(ref, node)
+    except BaseException:
+        ref.close()
+        raise
+    return LazyArray(backend, cache=cache)
