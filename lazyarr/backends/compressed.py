@@ -194,7 +194,9 @@ class CompressedBackend(PyTablesBackend):
         ):
             raise ValueError(f"expectedrows must be a non-negative int, got {expectedrows!r}")
         if chunks is None:
-            chunks = default_chunks(shape, dt.itemsize, expectedrows or shape[0] or None)
+            # Capped by expectedrows only: the array is extendable, so its initial
+            # length says little about how long it gets.
+            chunks = default_chunks(shape, dt.itemsize, expectedrows)
         else:
             chunks = tuple(chunks)
             if len(chunks) != len(shape) or not all(
