@@ -13,15 +13,24 @@ array([[11,  9],
 from lazyarr import backends
 from lazyarr.array import LazyArray
 from lazyarr.cache import NoCache
-from lazyarr.errors import BackendError, ClosedError, LazyArrError, ReadOnlyError
+from lazyarr.errors import (
+    BackendError,
+    ClosedError,
+    CorruptStoreError,
+    LazyArrError,
+    ReadOnlyError,
+)
+from lazyarr.ragged import RaggedArray
 from lazyarr.store import Store, open, open_array
 
 __all__ = [
     "LazyArray",
     "NoCache",
+    "RaggedArray",
     "backends",
     "BackendError",
     "ClosedError",
+    "CorruptStoreError",
     "LazyArrError",
     "ReadOnlyError",
     "Store",

@@ -186,9 +186,13 @@ class LazyArray:
         return out
 
     def __iter__(self) -> Iterator[Any]:
-        shape = self.shape
-        if not shape:
+        # Not a generator function: ``iter(x)`` itself must raise for 0-d.
+        if not self.shape:
             raise TypeError("iteration over a 0-d array")
+        return self._iter_rows()
+
+    def _iter_rows(self) -> Iterator[Any]:
+        shape = self.shape
         row_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * self.dtype.itemsize)
         chunks = self.chunks
         step = max(1, _ITER_BLOCK_BYTES // row_bytes)
@@ -214,14 +218,15 @@ class LazyArray:
         try:
             plan = self._plan(key)
         except IndexError:
-            # NumPy converts and broadcasts the value before it bounds-checks
-            # index arrays: raise the value's error first, as it does.
-            shape_only = normalize(key, self.shape, check_bounds=False)
-            np.empty(plan_read(shape_only).result_shape, dtype=dtype)[...] = value
+            # NumPy converts the value before it checks that index arrays
+            # broadcast and are in bounds: replay the assignment on a
+            # zero-stride stand-in to raise (and warn) exactly as NumPy does.
+            _stand_in(self.shape, dtype)[key] = value
             raise
         if 0 in plan.result_shape:
-            # Validate broadcasting and casting like NumPy; nothing to store.
-            np.empty(plan.result_shape, dtype=dtype)[...] = value
+            # Nothing to store, but NumPy still validates (and may warn about)
+            # the value in its own way for this key.
+            _stand_in(self.shape, dtype)[key] = value
             return
         if plan.mode == "box":
             (sel,) = plan.reads
@@ -318,11 +323,25 @@ def _validate_rows(rows: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.nda
         raise ValueError(
             f"rows to append must have shape (k,) + {shape[1:]}, got shape {arr.shape}"
         )
-    if arr.dtype.hasobject or not np.can_cast(arr.dtype, dtype, casting="same_kind"):
+    both_int = dtype.kind in "iu" and arr.dtype.kind in "iu"
+    # Integers go by value (a list of Python ints becomes int64, which is not
+    # same_kind with uint8 although every value may fit), everything else
+    # by NumPy's same_kind rule.
+    if arr.dtype.hasobject or not (both_int or np.can_cast(arr.dtype, dtype, casting="same_kind")):
         raise TypeError(f"cannot append {arr.dtype} rows to a {dtype} array (same_kind casting)")
-    if dtype.kind in "iu" and arr.dtype.kind in "iub" and arr.size:
+    if both_int and arr.size:
         info = np.iinfo(dtype)
-        lo, hi = arr.min(), arr.max()
+        lo, hi = int(arr.min()), int(arr.max())
         if lo < info.min or hi > info.max:
             raise ValueError(f"values [{lo}, {hi}] out of range for {dtype}")
     return arr.astype(dtype, copy=False)
+
+
+def _stand_in(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A writeable array of ``shape`` whose elements all share one cell.
+
+    Assigning into it runs NumPy's own validation, casting and warnings for
+    any key without allocating the array.
+    """
+    cell = np.empty(1, dtype=dtype)
+    return np.lib.stride_tricks.as_strided(cell, shape=shape, strides=(0,) * len(shape), writeable=True)

@@ -7,7 +7,7 @@ written for NumPy arrays.
 
 from __future__ import annotations
 
-__all__ = ["LazyArrError", "ReadOnlyError", "ClosedError", "BackendError"]
+__all__ = ["LazyArrError", "ReadOnlyError", "ClosedError", "BackendError", "CorruptStoreError"]
 
 
 class LazyArrError(Exception):
@@ -28,3 +28,12 @@ class ClosedError(LazyArrError, ValueError):
 
 class BackendError(LazyArrError, TypeError):
     """An object that cannot be used as (or stored by) a backend."""
+
+
+class CorruptStoreError(LazyArrError, ValueError):
+    """Stored data that contradicts itself (a ragged array whose start/stop
+    rows, shapes and flat data disagree, say).
+
+    The message names the file, the node and the first bad item. Reading on
+    would return garbage, so lazyarr refuses instead.
+    """

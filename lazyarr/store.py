@@ -38,7 +38,10 @@ from lazyarr.backends._pytables import ATTR_BACKEND, quiet, check_dtype, hdf5_er
 from lazyarr.backends.base import HDF5_LOCK, backend_class, backend_kinds
 from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (registers)
 from lazyarr.backends.plain import PlainBackend  # noqa: F401  (registers)
+from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend
+from lazyarr.backends.ragged_vl import RaggedVLBackend
 from lazyarr.errors import BackendError, ClosedError, ReadOnlyError
+from lazyarr.ragged import RaggedArray
 
 __all__ = ["FileRef", "Store", "open", "open_array"]
 
@@ -297,6 +300,17 @@ def _open_backend(ref: FileRef, name: str) -> Any:
         return backend_class(kind)(ref, path)
 
 
+def _wrap(backend: Any, cache: Any) -> Any:
+    """The array object for a backend: RaggedArray for ragged layouts."""
+    if getattr(backend, "ragged", False):
+        return RaggedArray(backend, cache=cache)
+    return LazyArray(backend, cache=cache)
+
+
+#: ``backend=`` names of :meth:`Store.create_ragged` -> backend class.
+_RAGGED_BACKENDS = {"offsets": RaggedOffsetsBackend, "vl": RaggedVLBackend}
+
+
 def _check_cache(cache: Any) -> None:
     if cache is not None and not callable(getattr(cache, "bind", None)):
         raise TypeError(f"cache must be a cache policy such as lazyarr.NoCache(), got {cache!r}")
@@ -328,6 +342,16 @@ class Store(Mapping):
         self._ref = ref
         self._mode = mode or ref.mode
         self._cache = cache
+        # Ragged arrays with buffered appends, which flush() and close() must
+        # write. Strong references: ``store.create_ragged(...).extend(items)``
+        # drops the array at once, and its items must still reach the file.
+        # An array is in the set only while it has a buffer.
+        self._dirty: set[RaggedArray] = set()
+
+    def _track(self, arr: Any) -> Any:
+        if isinstance(arr, RaggedArray):
+            arr._dirty_set = self._dirty
+        return arr
 
     # ------------------------------------------------------------ properties
     @property
@@ -354,8 +378,8 @@ class Store(Mapping):
         return self._ref
 
     # --------------------------------------------------------------- mapping
-    def __getitem__(self, name: str) -> LazyArray:
-        return LazyArray(_open_backend(self._ref, name), cache=self._cache)
+    def __getitem__(self, name: str) -> Any:
+        return self._track(_wrap(_open_backend(self._ref, name), self._cache))
 
     def get(self, name: str, default: Any = None, *, cache: Any = None) -> Any:  # type: ignore[override]
         """The array at ``name`` (with ``cache`` instead of the store's), or ``default``."""
@@ -364,7 +388,7 @@ class Store(Mapping):
             backend = _open_backend(self._ref, name)
         except KeyError:
             return default
-        return LazyArray(backend, cache=cache if cache is not None else self._cache)
+        return self._track(_wrap(backend, cache if cache is not None else self._cache))
 
     def keys(self) -> list[str]:  # type: ignore[override]
         """Absolute paths of the arrays in the file, sorted."""
@@ -511,6 +535,185 @@ class Store(Mapping):
                 raise
         return LazyArray(b, cache=self._cache)
 
+    def create_ragged(
+        self,
+        name: str,
+        *,
+        dtype: Any,
+        item_ndim: int,
+        backend: str = "offsets",
+        compression: str | None = "blosc2:zstd",
+        level: int = 5,
+        shuffle: bool = True,
+        expected_items: int | None = None,
+    ) -> RaggedArray:
+        """Create an empty ragged array (items of varying shape) at ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Node path of the group that holds the array; missing parent
+            groups are created.
+        dtype : dtype_like
+            The items' dtype (bool, integers, floats, complex or bytes).
+        item_ndim : int
+            Number of axes of every item (>= 1).
+        backend : {'offsets', 'vl'}
+            ``'offsets'`` (kind ``ragged-offsets``): the items' elements flat
+            in one compressed EArray with start/stop and shape columns.
+            ``'vl'`` (kind ``ragged-vl``): one VLArray row per item plus a
+            shape column; HDF5 does not compress its rows.
+        compression, level, shuffle
+            As in :meth:`create_array`; for ``'vl'`` they apply to the shape
+            column only.
+        expected_items : int, optional
+            Expected number of items (sizes the metadata chunks).
+
+        Returns
+        -------
+        RaggedArray
+
+        Raises
+        ------
+        ReadOnlyError
+            The store is read-only.
+        ValueError
+            The node exists; a bad backend, compression or ``item_ndim``.
+        TypeError
+            An unsupported dtype (:class:`lazyarr.BackendError`).
+
+        Examples
+        --------
+        >>> import numpy as np, lazyarr as la, tempfile, os
+        >>> store = la.open(os.path.join(tempfile.mkdtemp(), "cr.h5"), "w")
+        >>> r = store.create_ragged("imgs/small", dtype="int16", item_ndim=2)
+        >>> r.extend([np.zeros((2, 3), dtype=np.int16), [[1], [2], [3], [4]]])
+        >>> r.backend.kind, len(r), r.shapes.tolist()
+        ('ragged-offsets', 2, [[2, 3], [4, 1]])
+        >>> store.create_ragged("x", dtype="f4", item_ndim=1, backend="flat")
+        Traceback (most recent call last):
+        ...
+        ValueError: backend must be 'offsets' or 'vl', got 'flat'
+        >>> store.close()
+        """
+        if self._ref.readonly:
+            raise ReadOnlyError(
+                f"cannot create {name!r}: {self.path!r} is open read-only (mode 'r')"
+            )
+        cls = _RAGGED_BACKENDS.get(backend) if isinstance(backend, str) else None
+        if cls is None:
+            raise ValueError(f"backend must be 'offsets' or 'vl', got {backend!r}")
+        path = _node_path(name)
+        if path == "/":
+            raise ValueError("cannot create a ragged array at the root group '/'")
+        with HDF5_LOCK, quiet():
+            f = self._ref.file
+            if path in f:
+                raise ValueError(f"name already exists: {path!r}")
+            created: list[str] = []
+            try:
+                self._make_groups(f, path, created)
+                with hdf5_errors(f"creating {path!r} in {self.path!r}"):
+                    b = cls.create_ragged(
+                        self._ref, path, dtype=dtype, item_ndim=item_ndim,
+                        compression=compression, level=level, shuffle=shuffle,
+                        expected_items=expected_items,
+                    )
+            except BaseException:
+                for p in [path] + created[::-1]:
+                    try:
+                        if p in f:
+                            f.remove_node(p, recursive=True)
+                    except Exception:  # pragma: no cover - best effort cleanup
+                        pass
+                raise
+        return self._track(RaggedArray(b, cache=self._cache))
+
+    def ragged(
+        self,
+        name: str,
+        shapes: str | None = None,
+        bounds: str | None = None,
+        *,
+        cache: Any = None,
+    ) -> RaggedArray:
+        """Open a ragged array, including layouts written by hand.
+
+        Parameters
+        ----------
+        name : str
+            A group written by :meth:`create_ragged` (then ``shapes`` and
+            ``bounds`` are omitted), or the data node of a hand-made layout:
+            a 1-d array of every item's elements (with ``bounds``) or a
+            ``VLArray`` of flattened items (without ``bounds``).
+        shapes : str, optional
+            Node path of the ``(n, item_ndim)`` integer shape column.
+        bounds : str, optional
+            Node path of the ``(n, 2)`` integer start/stop column.
+        cache : cache policy, optional
+            Instead of the store's.
+
+        Returns
+        -------
+        RaggedArray
+            Of kind ``ragged-offsets`` (with ``bounds``) or ``ragged-vl``.
+            It can be appended to when its columns are EArrays/VLArrays and
+            the store is writable.
+
+        Raises
+        ------
+        KeyError
+            A node is missing, or ``name`` is not a ragged array.
+        TypeError
+            The nodes do not form a ragged layout (:class:`lazyarr.BackendError`).
+        CorruptStoreError
+            The columns disagree (a ValueError).
+
+        Examples
+        --------
+        The walkthrough's layout: an EArray ``data`` with start/stop and shape
+        columns at the root.
+
+        >>> import numpy as np, tables, lazyarr as la, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "walk.h5")
+        >>> with tables.open_file(path, "w") as f:
+        ...     d = f.create_earray("/", "data", tables.Int32Atom(), shape=(0,))
+        ...     ss = f.create_earray("/", "data_start_and_stop", tables.Int32Atom(), shape=(0, 2))
+        ...     sh = f.create_earray("/", "data_shape", tables.Int32Atom(), shape=(0, 2))
+        ...     d.append(np.arange(10)); ss.append([[0, 6], [6, 10]]); sh.append([[2, 3], [2, 2]])
+        >>> with la.open(path) as store:
+        ...     r = store.ragged("data", shapes="data_shape", bounds="data_start_and_stop")
+        ...     r[1], r.backend.kind
+        (array([[6, 7],
+               [8, 9]], dtype=int32), 'ragged-offsets')
+        """
+        _check_cache(cache)
+        cache = cache if cache is not None else self._cache
+        if shapes is None:
+            if bounds is not None:
+                raise TypeError("bounds= needs shapes= too")
+            arr = self[name]
+            if not isinstance(arr, RaggedArray):
+                raise KeyError(
+                    f"{_node_path(name)!r} in {self.path!r} is not a ragged array; "
+                    "pass shapes= (and bounds=) to open a hand-made layout"
+                )
+            if cache is not self._cache:
+                arr = RaggedArray(arr.backend, cache=cache)
+            return self._track(arr)
+        paths = {"data": _node_path(name), "shapes": _node_path(shapes)}
+        if bounds is not None:
+            paths["bounds"] = _node_path(bounds)
+        with HDF5_LOCK, quiet():
+            f = self._ref.file
+            for p in paths.values():
+                if p not in f:
+                    raise KeyError(f"no node {p!r} in {self.path!r}")
+            cls = RaggedOffsetsBackend if bounds is not None else RaggedVLBackend
+            b = cls(self._ref, paths["data"], data=paths["data"], shapes=paths["shapes"],
+                    bounds=paths.get("bounds"))
+        return self._track(RaggedArray(b, cache=cache))
+
     @staticmethod
     def _make_groups(f: tables.File, path: str, created: list[str]) -> None:
         parts = path.strip("/").split("/")[:-1]
@@ -528,14 +731,24 @@ class Store(Mapping):
                 created.append(where)
 
     # --------------------------------------------------------------- closing
+    def _flush_ragged(self) -> None:
+        for r in list(self._dirty):
+            r.flush()
+
     def flush(self) -> None:
-        """Write buffered data to disk."""
+        """Write buffered data (ragged appends included) to disk."""
         self._ref.file  # noqa: B018  (ClosedError when closed)
+        self._flush_ragged()
         self._ref.flush()
 
     def close(self) -> None:
-        """Close the store; its arrays raise :class:`lazyarr.ClosedError` afterwards."""
-        self._ref.close()
+        """Write buffered ragged appends and close the store; its arrays raise
+        :class:`lazyarr.ClosedError` afterwards. Idempotent."""
+        try:
+            if not self._ref.closed and not self._ref.readonly:
+                self._flush_ragged()
+        finally:
+            self._ref.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -597,7 +810,7 @@ def open(path: str | os.PathLike, mode: str = "r", *, cache: Any = None) -> Stor
 
 def open_array(
     path: str | os.PathLike, node: str = "/data", *, mode: str = "r", cache: Any = None
-) -> LazyArray:
+) -> LazyArray | RaggedArray:
     """Open one array; the file stays open as long as the array lives.
 
     Parameters
@@ -628,4 +841,4 @@ def open_array(
     except BaseException:
         ref.close()
         raise
-    return LazyArray(backend, cache=cache)
+    return _wrap(backend, cache)

@@ -13,6 +13,8 @@ from lazyarr.backends.base import (
 from lazyarr.backends.memory import MemoryBackend
 from lazyarr.backends.plain import PlainBackend
 from lazyarr.backends.compressed import CompressedBackend
+from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend
+from lazyarr.backends.ragged_vl import RaggedVLBackend
 
 __all__ = [
     "HDF5_LOCK",
@@ -26,4 +28,6 @@ __all__ = [
     "MemoryBackend",
     "PlainBackend",
     "CompressedBackend",
+    "RaggedOffsetsBackend",
+    "RaggedVLBackend",
 ]

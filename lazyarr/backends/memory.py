@@ -75,7 +75,11 @@ class MemoryBackend(BackendBase):
 
     def append(self, rows: np.ndarray) -> None:
         # A new array each time: the old one may be shared with the caller.
-        self._a = np.concatenate([self._a, rows], axis=0)
+        # Not np.concatenate: its dtype promotion drops a big-endian order.
+        out = np.empty((len(self._a) + len(rows),) + self._a.shape[1:], dtype=self._a.dtype)
+        out[: len(self._a)] = self._a
+        out[len(self._a) :] = rows
+        self._a = out
 
     def describe(self) -> dict:
         return {"in_memory": True}

@@ -1,0 +1,526 @@
+"""The ``lazyarr`` command line: ``lazyarr demo`` and ``lazyarr --version``.
+
+``lazyarr demo`` is the end-to-end smoke test a new user runs first. It writes
+the four-cluster points of the PyTables walkthrough with every backend and
+compression, reads them back through :class:`lazyarr.LazyArray` with slices,
+negative steps, fancy keys, boolean masks, ``None`` and ``...``, and compares
+every answer with NumPy's: same values, dtype, shape and scalar-versus-array.
+It exits non-zero, naming the failed check, on any difference.
+
+Examples
+--------
+>>> data, labels = make_cluster_points(6, seed=1999)
+>>> data.shape, data.dtype, labels.dtype
+((6, 2), dtype('float64'), dtype('int64'))
+>>> check_same(np.float64(1.0), np.float64(1.0)) is None
+True
+>>> check_same(np.array([1.0]), np.float64(1.0))
+'type ndarray != expected float64'
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence, TextIO
+
+import numpy as np
+
+import lazyarr as la
+
+__all__ = ["main", "make_cluster_points", "check_same", "DEMO_CONFIGS"]
+
+#: ``(backend, compression)`` pairs the demo stores its data with.
+DEMO_CONFIGS: tuple[tuple[str, str | None], ...] = (
+    ("plain", None),
+    ("compressed", "blosc2:zstd"),
+    ("compressed", "blosc2:lz4"),
+    ("compressed", "zlib"),
+    ("compressed", None),
+)
+
+# Smallest --n for which every demo key is in bounds and still interesting
+# (the keys use rows up to 8 and negative rows down to -n).
+_MIN_ROWS = 16
+
+
+def make_cluster_points(n: int, seed: int = 1999) -> tuple[np.ndarray, np.ndarray]:
+    """Points around four cluster centres, with their cluster labels.
+
+    The generator of the PyTables walkthrough, except that the noise comes
+    from the same seeded generator as the labels (the walkthrough drew it
+    from NumPy's global state, so its "seeded" data was not reproducible).
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    seed : int, optional
+        Seed of :func:`numpy.random.default_rng`.
+
+    Returns
+    -------
+    data : ndarray of float64, shape (n, 2)
+        Points: a centre in ``{-1, 1}**2`` plus Gaussian noise of sd 0.2.
+    labels : ndarray of int64, shape (n,)
+        Index of each point's centre, in ``0..3``.
+
+    Examples
+    --------
+    >>> a, la_ = make_cluster_points(5, seed=7)
+    >>> b, lb = make_cluster_points(5, seed=7)
+    >>> bool(np.array_equal(a, b) and np.array_equal(la_, lb))
+    True
+    >>> sorted(set(make_cluster_points(1000)[1].tolist()))
+    [0, 1, 2, 3]
+    """
+    rng = np.random.default_rng(seed)
+    centres = np.array([(-1, -1), (1, 1), (1, -1), (-1, 1)], dtype=np.float64)
+    labels = rng.integers(0, len(centres), size=n, dtype=np.int64)
+    data = centres[labels] + rng.standard_normal((n, 2)) * 0.2
+    return data, labels
+
+
+def check_same(got: Any, expected: Any) -> str | None:
+    """Say how ``got`` differs from NumPy's answer ``expected``, or None.
+
+    Exact comparison: the same type (``ndarray`` versus a NumPy scalar), dtype,
+    shape and values. No tolerance, because lazyarr moves bytes and never
+    computes with them.
+
+    Examples
+    --------
+    >>> check_same(np.arange(3), np.arange(3)) is None
+    True
+    >>> check_same(np.arange(3), np.arange(3.0))
+    'dtype int64 != expected float64'
+    >>> check_same(np.zeros((1, 2)), np.zeros(2))
+    'shape (1, 2) != expected (2,)'
+    """
+    if type(got) is not type(expected):
+        return f"type {type(got).__name__} != expected {type(expected).__name__}"
+    if got.dtype != expected.dtype:
+        return f"dtype {got.dtype} != expected {expected.dtype}"
+    if got.shape != expected.shape:
+        return f"shape {got.shape} != expected {expected.shape}"
+    if not np.array_equal(got, expected):
+        where = np.argwhere(np.asarray(got != expected))
+        return f"values differ at {len(where)} positions, first at {tuple(where[0].tolist())}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One read to compare with NumPy: a printable name and the key itself."""
+
+    name: str
+    key: Any
+    fancy: bool  # an integer-array or boolean key: timed separately
+
+
+def _data_checks(n: int, data: np.ndarray, labels: np.ndarray) -> list[_Check]:
+    """Keys for the (n, 2) float64 points, written the way a NumPy user would."""
+    basic = [
+        ("[10:100]", np.s_[10:100]),
+        ("[::-1]", np.s_[::-1]),
+        (f"[{n - 3}:2:-7]", np.s_[n - 3 : 2 : -7]),  # odd bounds, negative step
+        ("[::-1, 0]", np.s_[::-1, 0]),
+        ("[7]", np.s_[7]),
+        ("[-1, 1]", np.s_[-1, 1]),  # a NumPy scalar, not a 0-d array
+        ("[np.int64(3), ::-1]", np.s_[np.int64(3), ::-1]),
+        ("[5:5]", np.s_[5:5]),
+        ("[..., None]", np.s_[..., None]),
+        ("[None, 3]", np.s_[None, 3]),
+        ("[..., 0]", np.s_[..., 0]),
+        ("[2:8, None, ...]", np.s_[2:8, None, ...]),
+    ]
+    fancy = [
+        ("[[5, 1, 5]]", [5, 1, 5]),
+        (f"[[{n - 1}, 0, -3, 3, 3, -{n}]]", [n - 1, 0, -3, 3, 3, -n]),
+        ("[np.array([[1, 2], [4, 3]])]", np.array([[1, 2], [4, 3]])),
+        ("[[0, 2, 4], [1, 0, 1]]", ([0, 2, 4], [1, 0, 1])),
+        ("[::-2, [1, 0, 1]]", np.s_[::-2, [1, 0, 1]]),
+        ("[[3, 1], None]", np.s_[[3, 1], None]),
+        ("[[]]", []),
+        ("[labels == 2]", labels == 2),
+        ("[labels == 1, 1]", np.s_[labels == 1, 1]),
+        ("[labels == 3, ::-1]", np.s_[labels == 3, ::-1]),
+        ("[data > 0]", data > 0),  # a 2-d mask
+        ("[..., [True, False]]", np.s_[..., [True, False]]),
+        ("[np.zeros(n, bool)]", np.zeros(n, dtype=bool)),
+    ]
+    return [_Check("data" + s, k, False) for s, k in basic] + [
+        _Check("data" + s, k, True) for s, k in fancy
+    ]
+
+
+def _label_checks(n: int, labels: np.ndarray) -> list[_Check]:
+    """Keys for the (n,) int64 labels."""
+    basic = [
+        ("[::-7]", np.s_[::-7]),
+        ("[3:-3:4]", np.s_[3:-3:4]),
+        ("[7]", np.s_[7]),
+        ("[-1]", np.s_[-1]),
+        ("[..., None]", np.s_[..., None]),
+        ("[None]", np.s_[None]),
+    ]
+    fancy = [
+        ("[[3, -1, 3, 0]]", [3, -1, 3, 0]),
+        ("[labels == 3]", labels == 3),
+        ("[np.array([], dtype=np.intp)]", np.array([], dtype=np.intp)),
+    ]
+    return [_Check("labels" + s, k, False) for s, k in basic] + [
+        _Check("labels" + s, k, True) for s, k in fancy
+    ]
+
+
+@dataclass
+class _Row:
+    """What the demo measured for one (backend, compression) pair."""
+
+    backend: str
+    compression: str | None
+    stored_bytes: int | None = None
+    raw_bytes: int = 0
+    read_all_s: float | None = None
+    fancy_s: float | None = None
+    passed: int = 0
+    total: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def _run_checks(
+    row: _Row,
+    where: str,
+    arrays: dict[str, Any],
+    expected: dict[str, np.ndarray],
+    checks: Sequence[_Check],
+) -> float:
+    """Compare every check with NumPy, record failures; return time in fancy reads."""
+    fancy_s = 0.0
+
+    def record(name: str, problem: str | None) -> None:
+        row.total += 1
+        if problem is None:
+            row.passed += 1
+        else:
+            row.failures.append(f"{row.backend}/{row.compression} ({where}): {name}: {problem}")
+
+    # Keys first: the whole-array reads below would warm HDF5's chunk cache
+    # and flatter the fancy/mask timings.
+    for check in checks:
+        name = check.name.split("[", 1)[0]
+        x, ref = arrays[name], expected[name]
+        want = ref[check.key]
+        t0 = time.perf_counter()
+        got = _attempt(lambda: x[check.key])
+        if check.fancy:
+            fancy_s += time.perf_counter() - t0
+        record(check.name, _problem(got, want))
+    for name, x in arrays.items():
+        ref = expected[name]
+        # Then the array-like surface and the whole array, as NumPy sees it.
+        for attr, want in (("shape", ref.shape), ("dtype", ref.dtype), ("ndim", ref.ndim)):
+            got = _attempt(lambda: getattr(x, attr))
+            record(f"{name}.{attr}", None if _eq(got, want) else f"{got!r} != expected {want!r}")
+        got = _attempt(lambda: len(x))
+        record(f"len({name})", None if _eq(got, len(ref)) else f"{got!r} != expected {len(ref)}")
+        got = _attempt(lambda: np.asarray(x))
+        record(f"np.asarray({name})", _problem(got, ref))
+    return fancy_s
+
+
+class _Raised:
+    """Stands in for a result when the call raised, so it can be reported."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __repr__(self) -> str:
+        return f"raised {type(self.exc).__name__}: {self.exc}"
+
+
+def _attempt(fn: Callable[[], Any]) -> Any:
+    # A check that raises is a failed check, not a crashed demo: the user
+    # should see every failure in one run.
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - reported, never swallowed
+        return _Raised(exc)
+
+
+def _eq(got: Any, want: Any) -> bool:
+    return not isinstance(got, _Raised) and got == want
+
+
+def _problem(got: Any, want: np.ndarray | np.generic) -> str | None:
+    if isinstance(got, _Raised):
+        return repr(got)
+    return check_same(got, want)
+
+
+def _time_first_read(path: Path, name: str) -> float:
+    """Seconds for ``np.asarray`` of ``name`` on a freshly opened file.
+
+    Only the first read counts: a repeat would be served from HDF5's chunk
+    cache for some compressors and not others, which is not what a user
+    reading a large array once would see.
+    """
+    with la.open(path, "r") as store:
+        x = store[name]
+        t0 = time.perf_counter()
+        np.asarray(x)
+        return time.perf_counter() - t0
+
+
+def _demo_one(
+    folder: Path,
+    backend: str,
+    compression: str | None,
+    data: np.ndarray,
+    labels: np.ndarray,
+    checks: Sequence[_Check],
+) -> _Row:
+    """Write, check, reopen read-only, check again and time one configuration."""
+    row = _Row(backend, compression, raw_bytes=data.nbytes + labels.nbytes)
+    path = folder / f"demo-{backend}-{(compression or 'none').replace(':', '-')}.h5"
+    expected = {"data": data, "labels": labels}
+    try:
+        with la.open(path, "w") as store:
+            arrays = {}
+            for name, values in expected.items():
+                # Create with most of the rows and append the rest, so the demo
+                # also exercises growing an array, where the backend can grow.
+                # expectedrows, as in the walkthrough, sizes the chunks for the
+                # final length rather than for the first block.
+                split = len(values) * 3 // 4 if backend == "compressed" else len(values)
+                x = store.create_array(
+                    name,
+                    values[:split],
+                    backend=backend,
+                    compression=compression,
+                    expectedrows=len(values),
+                )
+                if split < len(values):
+                    x.append(values[split:])
+                arrays[name] = x
+            kinds = {name: x.backend.kind for name, x in arrays.items()}
+            for name, kind in kinds.items():
+                row.total += 1
+                if kind == backend:
+                    row.passed += 1
+                else:
+                    row.failures.append(
+                        f"{backend}/{compression} (mode 'w'): {name}.backend.kind: "
+                        f"{kind!r} != expected {backend!r}"
+                    )
+            _run_checks(row, "mode 'w'", arrays, expected, checks)
+
+        row.read_all_s = _time_first_read(path, "data")
+        # Reopened read-only, the arrays must be found by name alone, with the
+        # backend recorded in the file, and give the same answers.
+        with la.open(path, "r") as store:
+            arrays = {name: store[name] for name in expected}
+            for name, x in arrays.items():
+                row.total += 1
+                if x.backend.kind == backend:
+                    row.passed += 1
+                else:
+                    row.failures.append(
+                        f"{backend}/{compression} (mode 'r'): {name}.backend.kind: "
+                        f"{x.backend.kind!r} != expected {backend!r}"
+                    )
+            row.fancy_s = _run_checks(row, "mode 'r'", arrays, expected, checks)
+            stored = [x.backend.nbytes_stored for x in arrays.values()]
+            row.stored_bytes = None if None in stored else int(sum(stored))
+    except Exception as exc:  # noqa: BLE001 - reported as a failed row
+        row.total += 1
+        row.failures.append(
+            f"{backend}/{compression}: stopped by {type(exc).__name__}: {exc}"
+        )
+    return row
+
+
+def _format_table(rows: Sequence[_Row]) -> str:
+    """The demo's results as a plain-text table."""
+
+    def ms(seconds: float | None) -> str:
+        if seconds is None:
+            return "n/a"
+        # Three decimals resolve the sub-millisecond reads of small arrays.
+        return f"{seconds * 1e3:.3f} ms" if seconds < 0.01 else f"{seconds * 1e3:.1f} ms"
+
+    header = (
+        "backend", "compression", "bytes on disk", "ratio", "read data", "fancy/mask", "checks"
+    )
+    body = []
+    for r in rows:
+        ratio = "n/a" if r.stored_bytes is None else f"{r.stored_bytes / r.raw_bytes:.3f}"
+        stored = "n/a" if r.stored_bytes is None else f"{r.stored_bytes:,}"
+        checks = f"{r.passed}/{r.total}" + ("" if r.passed == r.total else " FAILED")
+        body.append(
+            (r.backend, str(r.compression), stored, ratio, ms(r.read_all_s), ms(r.fancy_s), checks)
+        )
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    # Text columns read best left-aligned, numbers right-aligned.
+    align = ["<", "<", ">", ">", ">", ">", ">"]
+    lines = []
+    for line in [header, None, *body]:
+        if line is None:
+            lines.append("  ".join("-" * w for w in widths))
+        else:
+            lines.append(
+                "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(line, align, widths)).rstrip()
+            )
+    return "\n".join(lines)
+
+
+def run_demo(
+    folder: Path, n: int, seed: int, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the demo with its files in ``folder``; return the exit status.
+
+    Parameters
+    ----------
+    folder : Path
+        Where the HDF5 files are written (one per configuration).
+    n : int
+        Number of points.
+    seed : int
+        Seed of the points and labels.
+    out, err : file, optional
+        Where the table and the failures are printed (stdout and stderr).
+
+    Returns
+    -------
+    int
+        0 when every check agreed with NumPy, 1 otherwise.
+    """
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    data, labels = make_cluster_points(n, seed)
+    checks = _data_checks(n, data, labels) + _label_checks(n, labels)
+    print(
+        f"lazyarr {la.__version__} demo: {n} points x 2 float64 + int64 labels "
+        f"(seed {seed}), raw {data.nbytes + labels.nbytes:,} bytes, files in {folder}",
+        file=out,
+    )
+    rows = [
+        _demo_one(folder, backend, compression, data, labels, checks)
+        for backend, compression in DEMO_CONFIGS
+    ]
+    print(_format_table(rows), file=out)
+    failures = [f for r in rows for f in r.failures]
+    total = sum(r.total for r in rows)
+    failures += _ragged_part(folder, seed, out)
+    if failures:
+        print(f"{len(failures)} of {total} checks against NumPy FAILED:", file=err)
+        for f in failures:
+            print(f"  {f}", file=err)
+        return 1
+    print(f"all {total} checks agree with NumPy (values, dtype, shape, scalar-ness)", file=out)
+    return 0
+
+
+def _ragged_part(folder: Path, seed: int, out: TextIO) -> list[str]:
+    """Run the ragged demo, print its table; return failure messages."""
+    from lazyarr.ragged_demo import run_ragged_demo
+
+    sub = folder / "ragged"
+    sub.mkdir(exist_ok=True)
+    try:
+        rows = run_ragged_demo(str(sub), seed=seed)
+    except AssertionError as exc:
+        return [f"ragged: {exc}"]
+    print("\nragged arrays (the walkthrough's variable-length data, 1,000 items each):", file=out)
+    print(
+        f"{'backend':<16}{'data':<15}{'compression':<27}{'bytes on disk':>14}"
+        f"{'raw bytes':>11}{'ratio':>7}{'read all':>11}",
+        file=out,
+    )
+    for r in rows:
+        print(
+            f"{r['backend']:<16}{r['data']:<15}{str(r['compression']):<27}"
+            f"{r['nbytes_stored']:>14,}{r['nbytes_raw']:>11,}{r['ratio']:>7.3f}"
+            f"{r['read_seconds'] * 1e3:>8.2f} ms",
+            file=out,
+        )
+    return []
+
+
+def _rows(text: str) -> int:
+    n = int(text)
+    if n < _MIN_ROWS:
+        raise argparse.ArgumentTypeError(f"must be at least {_MIN_ROWS}, got {n}")
+    return n
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lazyarr",
+        description="NumPy arrays that live in HDF5 files.",
+    )
+    parser.add_argument("--version", action="version", version=f"lazyarr {la.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser(
+        "demo",
+        help="store sample data with every backend and check reads against NumPy",
+        description=(
+            "Write four-cluster sample points with every backend and compression, "
+            "read them back with many kinds of NumPy keys, compare each result "
+            "with NumPy's exactly, and print sizes and timings."
+        ),
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="keep the HDF5 files in DIR (default: a temporary folder, removed afterwards)",
+    )
+    demo.add_argument("--n", type=_rows, default=10_000, help="number of points (default 10000)")
+    demo.add_argument("--seed", type=int, default=1999, help="random seed (default 1999)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lazyarr`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 when a demo check failed, 2 for a
+        usage error.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    lazyarr ...
+    0
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits for --help, --version and usage errors; as a function
+        # main returns the status instead, so tests and callers can see it.
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "demo":
+        if args.dir is not None:
+            args.dir.mkdir(parents=True, exist_ok=True)
+            return run_demo(args.dir, args.n, args.seed)
+        with tempfile.TemporaryDirectory(prefix="lazyarr-demo-") as tmp:
+            return run_demo(Path(tmp), args.n, args.seed)
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
+    return 2  # pragma: no cover

@@ -1,0 +1,44 @@
+"""Shared pytest configuration: the Hypothesis profiles.
+
+Pick one with the ``HYPOTHESIS_PROFILE`` environment variable:
+
+``dev`` (default)
+    Quick local runs.
+``ci``
+    What ``.ci/run`` uses: derandomized, so a red CI run fails the same way
+    when rerun, and no example database, since a fresh clone has none anyway.
+``heavy``
+    Long soak before a release or after touching ``index.py``/``plan.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# The same health checks are suppressed in every profile, so that a test that
+# passes locally cannot fail on CI (or the reverse) only because of them.
+# too_slow: generating keys for HDF5-backed arrays is legitimately slow.
+# function_scoped_fixture: property tests may share a tmp_path across
+# examples; such a test must use a fresh node or file name per example.
+_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    # HDF5 reads time differently on a loaded CI machine; a deadline there
+    # only produces flaky failures, never a bug.
+    deadline=None,
+    max_examples=400,
+    database=None,
+    print_blob=True,
+    suppress_health_check=_SUPPRESSED,
+)
+settings.register_profile(
+    "dev", deadline=None, max_examples=100, suppress_health_check=_SUPPRESSED
+)
+settings.register_profile(
+    "heavy", deadline=None, max_examples=4000, suppress_health_check=_SUPPRESSED
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
