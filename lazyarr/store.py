@@ -508,9 +508,26 @@ class Store(Mapping):
         if cls is None or not hasattr(cls, "create"):
             can = [k for k in backend_kinds() if hasattr(backend_class(k), "create")]
             raise ValueError(f"backend {backend!r} cannot create arrays in a file; use one of {can}")
+        b = self._create_node(
+            name,
+            "an array",
+            lambda path: cls.create(
+                self._ref, path, arr, shape=shape, dtype=dtype,
+                compression=compression, level=level, shuffle=shuffle,
+                chunks=chunks, expectedrows=expectedrows,
+            ),
+        )
+        return LazyArray(b, cache=self._cache)
+
+    def _create_node(self, name: str, what: str, make: Any) -> Any:
+        """Create a node with ``make(path)``, all or nothing.
+
+        Missing groups are made first; if anything fails the file is left as
+        it was: no half-written node, no new groups.
+        """
         path = _node_path(name)
         if path == "/":
-            raise ValueError("cannot create an array at the root group '/'")
+            raise ValueError(f"cannot create {what} at the root group '/'")
         with HDF5_LOCK, quiet():
             f = self._ref.file
             if path in f:
@@ -519,13 +536,8 @@ class Store(Mapping):
             try:
                 self._make_groups(f, path, created)
                 with hdf5_errors(f"creating {path!r} in {self.path!r}"):
-                    b = cls.create(
-                        self._ref, path, arr, shape=shape, dtype=dtype,
-                        compression=compression, level=level, shuffle=shuffle,
-                        chunks=chunks, expectedrows=expectedrows,
-                    )
+                    return make(path)
             except BaseException:
-                # Leave the file as it was: no half-written node, no new groups.
                 for p in [path] + created[::-1]:
                     try:
                         if p in f:
@@ -533,7 +545,6 @@ class Store(Mapping):
                     except Exception:  # pragma: no cover - best effort cleanup
                         pass
                 raise
-        return LazyArray(b, cache=self._cache)
 
     def create_ragged(
         self,
@@ -603,30 +614,15 @@ class Store(Mapping):
         cls = _RAGGED_BACKENDS.get(backend) if isinstance(backend, str) else None
         if cls is None:
             raise ValueError(f"backend must be 'offsets' or 'vl', got {backend!r}")
-        path = _node_path(name)
-        if path == "/":
-            raise ValueError("cannot create a ragged array at the root group '/'")
-        with HDF5_LOCK, quiet():
-            f = self._ref.file
-            if path in f:
-                raise ValueError(f"name already exists: {path!r}")
-            created: list[str] = []
-            try:
-                self._make_groups(f, path, created)
-                with hdf5_errors(f"creating {path!r} in {self.path!r}"):
-                    b = cls.create_ragged(
-                        self._ref, path, dtype=dtype, item_ndim=item_ndim,
-                        compression=compression, level=level, shuffle=shuffle,
-                        expected_items=expected_items,
-                    )
-            except BaseException:
-                for p in [path] + created[::-1]:
-                    try:
-                        if p in f:
-                            f.remove_node(p, recursive=True)
-                    except Exception:  # pragma: no cover - best effort cleanup
-                        pass
-                raise
+        b = self._create_node(
+            name,
+            "a ragged array",
+            lambda path: cls.create_ragged(
+                self._ref, path, dtype=dtype, item_ndim=item_ndim,
+                compression=compression, level=level, shuffle=shuffle,
+                expected_items=expected_items,
+            ),
+        )
         return self._track(RaggedArray(b, cache=self._cache))
 
     def ragged(
