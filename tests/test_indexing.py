@@ -162,6 +162,12 @@ def test_read(make: Factory) -> None:
     ]))
     # Negative steps with odd bounds, and bounds past intp.
     @example(ak=(np.arange(7.0), [slice(-2, -9, -3), slice(2**64, None, -2), slice(None, None, -(2**63) + 1)]))
+    # NumPy skips bounds and mask-shape checks when nothing is selected.
+    @example(ak=(np.zeros(1, "u1"), [(False, [-2]), (False, [5])]))
+    @example(ak=(np.zeros((3, 0), "u1"), [(False, np.array([], bool))]))
+    @example(ak=(np.zeros((3, 0, 1, 3), ">f4"), [(Ellipsis, np.array([], bool), slice(None))]))
+    # A sparse 2-d mask on a big-endian array (point groups kept the byte order).
+    @example(ak=(np.arange(16, dtype=">f4").reshape(4, 4), [np.eye(4, dtype=bool)[::-1] | np.eye(4, dtype=bool)]))
     def check(ak: tuple[np.ndarray, list[Any]]) -> None:
         a, ks = ak
         _fits(make, a)
@@ -202,6 +208,12 @@ def test_write(make: Factory) -> None:
     @example(akv=(np.zeros((2, 3), np.int8), ([0, 1], [0, 1, 2]), np.nan))
     # An all-False mask casts nothing, so NumPy emits no ComplexWarning.
     @example(akv=(np.ones(1, np.int8), (np.array([False]),), np.array([], np.complex128)))
+    # Two index arrays pick points of their box: the rest of the box must be
+    # read back, not left uninitialised.
+    @example(akv=(np.arange(10, dtype="c8").reshape(2, 5), np.eye(2, 5, 2, dtype=bool), 7))
+    # A 0-d array written whole stays 0-d on the way to the backend.
+    @example(akv=(np.array(3.0, ">f4"), (), 7))
+    @example(akv=(np.array(True), (None,), np.array(False)))
     # Casting: complex into float warns, NaN into int raises, huge ints overflow.
     @example(akv=(np.zeros(3), 0, 1 + 1j))
     @example(akv=(np.zeros(3, np.int16), slice(None), np.nan))
