@@ -12,7 +12,7 @@ array([[11,  9],
 
 from lazyarr import backends
 from lazyarr.array import LazyArray
-from lazyarr.cache import NoCache
+from lazyarr.cache import InMemory, NoCache, SwapWindow
 from lazyarr.errors import (
     BackendError,
     ClosedError,
@@ -25,7 +25,9 @@ from lazyarr.store import Store, open, open_array
 
 __all__ = [
     "LazyArray",
+    "InMemory",
     "NoCache",
+    "SwapWindow",
     "RaggedArray",
     "backends",
     "BackendError",

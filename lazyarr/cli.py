@@ -417,6 +417,7 @@ def run_demo(
     failures = [f for r in rows for f in r.failures]
     total = sum(r.total for r in rows)
     failures += _ragged_part(folder, seed, out)
+    failures += _cache_part(folder, out)
     if failures:
         print(f"{len(failures)} of {total} checks against NumPy FAILED:", file=err)
         for f in failures:
@@ -447,6 +448,25 @@ def _ragged_part(folder: Path, seed: int, out: TextIO) -> list[str]:
             f"{r['backend']:<16}{r['data']:<15}{str(r['compression']):<27}"
             f"{r['nbytes_stored']:>14,}{r['nbytes_raw']:>11,}{r['ratio']:>7.3f}"
             f"{r['read_seconds'] * 1e3:>8.2f} ms",
+            file=out,
+        )
+    return []
+
+
+def _cache_part(folder: Path, out: TextIO) -> list[str]:
+    """Run the cache-policy demo, print its table; return failure messages."""
+    from lazyarr.cache_demo import run_cache_demo
+
+    try:
+        rows = run_cache_demo(str(folder))
+    except AssertionError as exc:
+        return [f"cache policies: {exc}"]
+    print("\ncache policies (the same 256-row minibatches and 200 random rows, 20,000 x 32 float32):", file=out)
+    print(f"{'policy':<28}{'backend reads':>14}{'bytes read':>14}{'hits':>7}{'time':>11}", file=out)
+    for r in rows:
+        print(
+            f"{r['policy']:<28}{r['backend_reads']:>14,}{r['bytes_read']:>14,}"
+            f"{r['hits']:>7,}{r['seconds'] * 1e3:>8.1f} ms",
             file=out,
         )
     return []

@@ -40,6 +40,7 @@ from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (regist
 from lazyarr.backends.plain import PlainBackend  # noqa: F401  (registers)
 from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend
 from lazyarr.backends.ragged_vl import RaggedVLBackend
+from lazyarr.cache import InMemory, core_driver_kw
 from lazyarr.errors import BackendError, ClosedError, ReadOnlyError
 from lazyarr.ragged import RaggedArray
 
@@ -60,9 +61,18 @@ class _Handle:
         self.key, self.file, self.pid, self.users = key, file, pid, 0
 
 
-#: realpath -> the handle open in this process. PyTables refuses to open a
-#: file twice unless every open is read-only, so FileRefs share one handle.
+#: (realpath, driver options) -> the handle open in this process. PyTables
+#: refuses to open a file twice unless every open is read-only, so FileRefs
+#: share one handle; a FileRef with other driver options (the core driver of
+#: :class:`lazyarr.InMemory`) needs a handle of its own.
 _HANDLES: dict[str, _Handle] = {}
+
+
+def _handle_key(path: str, driver_kw: dict) -> str:
+    real = os.path.realpath(path)
+    if not driver_kw:
+        return real
+    return real + "\0" + repr(sorted(driver_kw.items()))
 
 
 def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
@@ -95,6 +105,7 @@ def _acquire(key: str, path: str, mode: str, driver_kw: dict) -> _Handle:
         del _HANDLES[key]
         h = None
     if h is None:
+        _check_other_drivers(key, path, mode, pid)
         h = _Handle(key, _open_tables_file(path, mode, driver_kw), pid)
         _HANDLES[key] = h
     elif mode == "w":
@@ -109,6 +120,25 @@ def _acquire(key: str, path: str, mode: str, driver_kw: dict) -> _Handle:
         )
     h.users += 1
     return h
+
+
+def _check_other_drivers(key: str, path: str, mode: str, pid: int) -> None:
+    """Refuse, with our message, an open PyTables would refuse with its own:
+    the same file open in this process with other driver options, where
+    either open may write."""
+    real = key.split("\0")[0]
+    for other in list(_HANDLES.values()):
+        if other.key == key or other.key.split("\0")[0] != real:
+            continue
+        if other.pid != pid or not other.file.isopen:
+            continue
+        if mode != "r" or other.file.mode != "r":
+            raise ValueError(
+                f"{path!r} is open in this process with other driver options "
+                f"(mode {other.file.mode!r}); a second open with mode {mode!r} is only "
+                "possible when both are read-only: close the other store or array first, "
+                "or use the store's own cache policy"
+            )
 
 
 def _release(h: _Handle) -> None:
@@ -204,7 +234,8 @@ class FileRef:
                 else:
                     self._finalizer.detach()  # type: ignore[union-attr]  # parent's
                 self._handle = self._finalizer = None
-            h = _acquire(os.path.realpath(self.path), self.path, self._mode, self.driver_kw)
+            h = _acquire(_handle_key(self.path, self.driver_kw), self.path, self._mode,
+                         self.driver_kw)
             if self._mode == "w":
                 self._mode = "a"
             self._handle = h
@@ -316,6 +347,11 @@ def _check_cache(cache: Any) -> None:
         raise TypeError(f"cache must be a cache policy such as lazyarr.NoCache(), got {cache!r}")
 
 
+def _driver_kw(cache: Any, mode: str) -> dict[str, Any]:
+    """Driver options a policy asks of the file: the core driver for InMemory."""
+    return core_driver_kw(mode) if isinstance(cache, InMemory) else {}
+
+
 # --------------------------------------------------------------------------
 # Store
 # --------------------------------------------------------------------------
@@ -347,6 +383,26 @@ class Store(Mapping):
         # drops the array at once, and its items must still reach the file.
         # An array is in the set only while it has a buffer.
         self._dirty: set[RaggedArray] = set()
+        #: FileRefs opened for arrays whose policy needs other driver options
+        #: than the store's (``get(name, cache=InMemory())``): closed with it.
+        self._other_refs: dict[str, FileRef] = {}
+
+    def _ref_for(self, cache: Any) -> FileRef:
+        """The FileRef an array with ``cache`` reads through."""
+        want = _driver_kw(cache, self._ref.mode)
+        if not want or want.get("driver") == self._ref.driver_kw.get("driver"):
+            return self._ref
+        self._ref.file  # noqa: B018  (ClosedError when the store is closed)
+        key = repr(sorted(want.items()))
+        ref = self._other_refs.get(key)
+        if ref is None or ref.closed:
+            self._flush_ragged()  # the core image must see buffered items
+            if not self._ref.readonly:
+                self._ref.flush()
+            ref = FileRef(self.path, self._ref.mode, **want)
+            ref.file  # noqa: B018  (open now: errors belong to get())
+            self._other_refs[key] = ref
+        return ref
 
     def _track(self, arr: Any) -> Any:
         if isinstance(arr, RaggedArray):
@@ -382,13 +438,31 @@ class Store(Mapping):
         return self._track(_wrap(_open_backend(self._ref, name), self._cache))
 
     def get(self, name: str, default: Any = None, *, cache: Any = None) -> Any:  # type: ignore[override]
-        """The array at ``name`` (with ``cache`` instead of the store's), or ``default``."""
+        """The array at ``name`` (with ``cache`` instead of the store's), or ``default``.
+
+        With ``cache=lazyarr.InMemory()`` on a store opened without it, the
+        array reads from its own copy of the file opened with the core
+        driver (a second open of the file: both must be read-only). It is
+        closed with the store.
+
+        Examples
+        --------
+        >>> import numpy as np, lazyarr as la, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "get.h5")
+        >>> with la.open(path, "w") as store:
+        ...     _ = store.create_array("data", np.arange(4))
+        >>> with la.open(path) as store:
+        ...     x = store.get("data", cache=la.InMemory())
+        ...     x[1:], x.backend.fileref.driver_kw["driver"], store.get("nope")
+        (array([1, 2, 3]), 'H5FD_CORE', None)
+        """
         _check_cache(cache)
+        cache = cache if cache is not None else self._cache
         try:
-            backend = _open_backend(self._ref, name)
+            backend = _open_backend(self._ref_for(cache), name)
         except KeyError:
             return default
-        return self._track(_wrap(backend, cache if cache is not None else self._cache))
+        return self._track(_wrap(backend, cache))
 
     def keys(self) -> list[str]:  # type: ignore[override]
         """Absolute paths of the arrays in the file, sorted."""
@@ -695,18 +769,19 @@ class Store(Mapping):
                     "pass shapes= (and bounds=) to open a hand-made layout"
                 )
             if cache is not self._cache:
-                arr = RaggedArray(arr.backend, cache=cache)
+                arr = self.get(name, cache=cache)
             return self._track(arr)
         paths = {"data": _node_path(name), "shapes": _node_path(shapes)}
         if bounds is not None:
             paths["bounds"] = _node_path(bounds)
+        ref = self._ref_for(cache)
         with HDF5_LOCK, quiet():
-            f = self._ref.file
+            f = ref.file
             for p in paths.values():
                 if p not in f:
                     raise KeyError(f"no node {p!r} in {self.path!r}")
             cls = RaggedOffsetsBackend if bounds is not None else RaggedVLBackend
-            b = cls(self._ref, paths["data"], data=paths["data"], shapes=paths["shapes"],
+            b = cls(ref, paths["data"], data=paths["data"], shapes=paths["shapes"],
                     bounds=paths.get("bounds"))
         return self._track(RaggedArray(b, cache=cache))
 
@@ -744,6 +819,9 @@ class Store(Mapping):
             if not self._ref.closed and not self._ref.readonly:
                 self._flush_ragged()
         finally:
+            for ref in self._other_refs.values():
+                ref.close()
+            self._other_refs.clear()
             self._ref.close()
 
     def __enter__(self) -> "Store":
@@ -772,6 +850,9 @@ def open(path: str | os.PathLike, mode: str = "r", *, cache: Any = None) -> Stor
         read/write creating it if missing, ``'w'`` create or truncate.
     cache : cache policy, optional
         Given to every array read from the store (default ``NoCache()``).
+        With :class:`lazyarr.InMemory` the file is opened with HDF5's core
+        driver: read into memory at open (no backing store for mode
+        ``'r'``; writable modes write it back on flush and close).
 
     Raises
     ------
@@ -799,7 +880,7 @@ def open(path: str | os.PathLike, mode: str = "r", *, cache: Any = None) -> Stor
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
     _check_cache(cache)
-    ref = FileRef(path, mode)
+    ref = FileRef(path, mode, **_driver_kw(cache, mode))
     ref.file  # noqa: B018  (open now: errors belong to open(), not first use)
     return Store(ref, mode=mode, cache=cache)
 
@@ -816,6 +897,8 @@ def open_array(
         Node path of the array.
     mode : {'r', 'r+', 'a'}
     cache : cache policy, optional
+        As for :func:`open` (:class:`lazyarr.InMemory` opens the file with
+        the core driver).
 
     Examples
     --------
@@ -830,7 +913,7 @@ def open_array(
     if mode not in ("r", "r+", "a"):
         raise ValueError(f"open_array mode must be 'r', 'r+' or 'a'; got {mode!r}")
     _check_cache(cache)
-    ref = FileRef(path, mode)
+    ref = FileRef(path, mode, **_driver_kw(cache, mode))
     ref.file  # noqa: B018
     try:
         backend = _open_backend(ref, node)

@@ -28,6 +28,7 @@ _names = itertools.count()
 
 class RaggedMachine(RuleBasedStateMachine):
     backend = "offsets"
+    cache: object = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,7 +41,7 @@ class RaggedMachine(RuleBasedStateMachine):
     def create(self, nd: int, dtype: str, compression: str | None) -> None:
         self.nd, self.dtype = nd, np.dtype(dtype)
         self.model: list[np.ndarray] = []
-        self.store = la.open(self.path, "w")
+        self.store = la.open(self.path, "w", cache=self.cache)
         self.r = self.store.create_ragged("r", dtype=dtype, item_ndim=nd, backend=self.backend,
                                           compression=compression)
 
@@ -85,7 +86,7 @@ class RaggedMachine(RuleBasedStateMachine):
     @rule(mode=st.sampled_from(["a", "r+"]), via_get=st.booleans())
     def reopen(self, mode: str, via_get: bool) -> None:
         self.store.close()
-        self.store = la.open(self.path, mode)
+        self.store = la.open(self.path, mode, cache=self.cache)
         self.r = self.store.get("r") if via_get else self.store["r"]
 
     @rule(data=st.data())
@@ -113,9 +114,15 @@ class RaggedMachine(RuleBasedStateMachine):
         os.rmdir(self.dir)
 
 
+# Every cache policy: a window small enough to hold a few items only.
+CACHES = [("nocache", None), ("swapwindow", la.SwapWindow(64)), ("inmemory", la.InMemory())]
+
+
+@pytest.mark.parametrize("cache", [c[1] for c in CACHES], ids=[c[0] for c in CACHES])
 @pytest.mark.parametrize("backend", ["offsets", "vl"])
-def test_ragged_state_machine(backend):
-    machine = type(f"RaggedMachine_{backend}", (RaggedMachine,), {"backend": backend})
+def test_ragged_state_machine(backend, cache):
+    machine = type(f"RaggedMachine_{backend}", (RaggedMachine,),
+                   {"backend": backend, "cache": cache})
     run_state_machine_as_test(
         machine, settings=settings(max_examples=25, stateful_step_count=20, deadline=None)
     )

@@ -28,6 +28,8 @@ from hypothesis.stateful import (
 )
 
 import lazyarr as la
+
+SwapWindow = getattr(la, "SwapWindow", None)
 from lazyarr.backends import MemoryBackend
 from lazyarr.testing import (
     arrays,
@@ -43,7 +45,7 @@ from lazyarr.testing import (
 def _cache_policies() -> list[tuple[str, Callable[[], Any]]]:
     """Every cache policy this lazyarr has, with settings small enough to evict."""
     policies: list[tuple[str, Callable[[], Any]]] = [("nocache", la.NoCache)]
-    if hasattr(la, "SwapWindow"):
+    if SwapWindow is not None:
         # A window of a few hundred bytes: most reads evict something.
         policies.append(("swapwindow", lambda: la.SwapWindow(256)))
     if hasattr(la, "InMemory"):
@@ -52,6 +54,11 @@ def _cache_policies() -> list[tuple[str, Callable[[], Any]]]:
 
 
 CACHES = _cache_policies()
+
+
+def _store_cache(policy: Any) -> Any:
+    """The store's own policy: a SwapWindow is applied per array (see Factory)."""
+    return None if SwapWindow is not None and isinstance(policy, SwapWindow) else policy
 BACKENDS = ["memory", "plain", "compressed"]
 
 
@@ -66,8 +73,17 @@ class Factory:
         self._names = itertools.count()
 
     def __call__(self, a: np.ndarray) -> la.LazyArray:
+        x = self._make(a)
+        if isinstance(self.cache, SwapWindow):
+            # A window must hold one row (a smaller one is a ValueError):
+            # keep it a couple of rows wide, so most reads still evict.
+            row = int(np.prod(a.shape[1:], dtype=np.int64)) * a.dtype.itemsize
+            x = la.LazyArray(x.backend, cache=SwapWindow(max(self.cache.nbytes, 2 * row)))
+        return x
+
+    def _make(self, a: np.ndarray) -> la.LazyArray:
         if self.kind == "memory":
-            return la.LazyArray(MemoryBackend(a.copy()), cache=self.cache)
+            return la.LazyArray(MemoryBackend(a.copy()), cache=_store_cache(self.cache))
         name = f"a{next(self._names)}"
         if self.kind == "plain":
             return self.store.create_array(name, a.copy(), backend="plain")
@@ -86,7 +102,7 @@ def make(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         yield Factory(kind, policy())
         return
     path = tmp_path_factory.mktemp(f"{kind}-{cache_id}") / "state.h5"
-    store = la.open(path, mode="w", cache=policy())
+    store = la.open(path, mode="w", cache=_store_cache(policy()))
     try:
         yield Factory(kind, policy(), store)
     finally:
