@@ -30,7 +30,7 @@ import tables
 import lazyarr as la
 
 BATCH = 256
-COLS = 256
+COLS = 64
 
 
 def timeit(fn: Callable[[], object], repeats: int) -> tuple[float, float]:

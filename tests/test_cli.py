@@ -153,3 +153,12 @@ def test_readme_demo_command_uses_console_script():
     ]
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'lazyarr = "lazyarr.cli:main"' in pyproject
+
+
+def test_readme_python_examples_run(tmp_path, monkeypatch):
+    """The README's usage examples run as written, in order."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = "\n".join(re.findall(r"```python\n(.*?)```", readme, re.S))
+    assert "la.open" in code
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
