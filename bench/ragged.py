@@ -23,26 +23,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import tempfile
-import time
 from typing import Callable
 
 import numpy as np
 import tables
 
 import lazyarr as la
+from bench._timing import timeit
 from lazyarr.ragged_demo import walkthrough_images
-
-
-def timeit(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(min, median) seconds of ``fn()`` over ``repeats`` runs."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
 
 
 def write_walkthrough_earray(path: str, items: list[np.ndarray]) -> None:
