@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from lazyarr.backends.base import Selection, selection_shape
-from lazyarr.cache import CachePolicy, NoCache
+from lazyarr.cache import CachedArray, CachePolicy
 from lazyarr.errors import ReadOnlyError
 from lazyarr.index import normalize
 from lazyarr.plan import ReadPlan, plan_read
@@ -34,7 +34,7 @@ __all__ = ["LazyArray"]
 _ITER_BLOCK_BYTES = 4 * 2**20
 
 
-class LazyArray:
+class LazyArray(CachedArray):
     """An array on storage that indexes exactly like a NumPy array.
 
     Parameters
@@ -66,35 +66,14 @@ class LazyArray:
     """
 
     def __init__(self, backend: Any, cache: CachePolicy | None = None) -> None:
-        self._backend = backend
-        self._policy = cache if cache is not None else NoCache()
-        self._cache = self._policy.bind(backend)
+        super().__init__(backend, cache)
 
     # ------------------------------------------------------------ properties
-    @property
-    def backend(self) -> Any:
-        """The storage backend (its ``kind`` names the layout)."""
-        return self._backend
-
-    @property
-    def cache(self) -> CachePolicy:
-        """The cache policy object this array reads through."""
-        return self._policy
-
-    @property
-    def cache_stats(self) -> dict[str, int]:
-        """Counters of this array's reads: hits, misses, backend_reads, bytes_read."""
-        return dict(self._cache.stats)
 
     @property
     def shape(self) -> tuple[int, ...]:
         """Current shape (grows along axis 0 on append)."""
         return tuple(int(n) for n in self._backend.shape)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """Element dtype, byte order included."""
-        return np.dtype(self._backend.dtype)
 
     @property
     def ndim(self) -> int:

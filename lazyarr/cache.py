@@ -31,7 +31,8 @@ import numpy as np
 
 from lazyarr.backends.base import Selection, selection_shape
 
-__all__ = ["CachePolicy", "NoCache", "SwapWindow", "InMemory", "BoundCache", "core_driver_kw"]
+__all__ = [
+    "CachedArray","CachePolicy", "NoCache", "SwapWindow", "InMemory", "BoundCache", "core_driver_kw"]
 
 
 def _rebind(policy: "CachePolicy", backend: Any) -> "BoundCache":
@@ -444,3 +445,37 @@ class InMemory(CachePolicy):
                 "to lazyarr.open(), lazyarr.open_array() or Store.get()"
             )
         return BoundCache(self, backend)
+
+
+class CachedArray:
+    """What every array object shares: a backend read through a cache policy.
+
+    :class:`lazyarr.LazyArray` and :class:`lazyarr.RaggedArray` derive from
+    it, so the policy is bound the same way for both.
+    """
+
+    def __init__(self, backend: Any, cache: CachePolicy | None = None) -> None:
+        self._backend = backend
+        self._policy = cache if cache is not None else NoCache()
+        self._cache = self._policy.bind(backend)
+
+    @property
+    def backend(self) -> Any:
+        """The storage backend (its ``kind`` names the layout)."""
+        return self._backend
+
+    @property
+    def cache(self) -> CachePolicy:
+        """The cache policy object this array reads through."""
+        return self._policy
+
+    @property
+    def cache_stats(self) -> dict[str, int]:
+        """Counters of this array's reads: hits, misses, backend_reads, bytes_read."""
+        return dict(self._cache.stats)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Element dtype, byte order included."""
+        return np.dtype(self._backend.dtype)
+

@@ -41,7 +41,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from lazyarr.cache import CachePolicy, NoCache
+from lazyarr.cache import CachedArray, CachePolicy
 from lazyarr.errors import ReadOnlyError
 from lazyarr.index import Ell, Mask, normalize
 
@@ -67,7 +67,7 @@ def _item_index(k: Any) -> int | None:
     return None
 
 
-class RaggedArray:
+class RaggedArray(CachedArray):
     """A list of N-d arrays of one dtype and ndim, each with its own shape.
 
     Use :meth:`lazyarr.Store.create_ragged` to make one, and
@@ -119,9 +119,7 @@ class RaggedArray:
     """
 
     def __init__(self, backend: Any, cache: CachePolicy | None = None) -> None:
-        self._backend = backend
-        self._policy = cache if cache is not None else NoCache()
-        self._cache = self._policy.bind(backend)
+        super().__init__(backend, cache)
         #: Appended, not yet written: flattened copies in the stored dtype.
         self._pending: list[np.ndarray] = []
         self._pending_shapes: list[tuple[int, ...]] = []
@@ -138,25 +136,6 @@ class RaggedArray:
         return (RaggedArray, (self._backend, self._policy))
 
     # ------------------------------------------------------------ properties
-    @property
-    def backend(self) -> Any:
-        """The storage backend (``kind`` is ``'ragged-offsets'`` or ``'ragged-vl'``)."""
-        return self._backend
-
-    @property
-    def cache(self) -> CachePolicy:
-        """The cache policy object this array reads through."""
-        return self._policy
-
-    @property
-    def cache_stats(self) -> dict[str, int]:
-        """Counters of this array's reads: hits, misses, backend_reads, bytes_read."""
-        return dict(self._cache.stats)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The items' dtype, byte order included."""
-        return np.dtype(self._backend.dtype)
 
     @property
     def item_ndim(self) -> int:

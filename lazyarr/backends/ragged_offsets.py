@@ -46,7 +46,7 @@ from lazyarr.backends._pytables import (
     set_kind_attrs,
 )
 from lazyarr.backends.base import HDF5_LOCK, BackendBase, register_backend
-from lazyarr.backends.compressed import CHUNK_BYTES, default_chunks, make_filters
+from lazyarr.backends.compressed import CHUNK_BYTES, make_filters
 from lazyarr.errors import BackendError, CorruptStoreError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
