@@ -340,6 +340,10 @@ class _ItemWindow(BoundCache):
         super().__init__(policy, backend)
         self.lo = self.hi = 0
         self.items: list[np.ndarray] | None = None
+        # As for rows: only a miss that continues or repeats the previous
+        # read (or the first read) loads a window.
+        self.last_start: int | None = None
+        self.last_stop: int | None = None
         self._lock = threading.Lock()
 
     @property
@@ -370,9 +374,15 @@ class _ItemWindow(BoundCache):
         r0, r1 = int(idx[0]), int(idx[-1]) + 1
         with self._lock:
             items = self.items
+            sequential = self.last_stop is None or r0 in (self.last_start, self.last_stop)
+            self.last_start, self.last_stop = r0, r1
             if items is not None and self.lo <= r0 and r1 <= self.hi:
                 self.stats["hits"] += 1
                 lo = self.lo
+            elif not sequential:
+                # Random access: just the items asked for; the window stays.
+                self.stats["misses"] += 1
+                return self._count(self.backend.read_items(idx))
             else:
                 self.stats["misses"] += 1
                 self.items = None

@@ -309,7 +309,9 @@ def test_ragged_window(tmp_path, backend):
         total = sum(a.nbytes for a in items)
         stats = r.cache_stats
         assert stats["hits"] > 0 and stats["backend_reads"] <= math.ceil(total / nbytes) * 2 + 2
-        # Inside the window: no backend call, fancy keys included.
+        # Inside the window: no backend call, fancy keys included. A jump is
+        # random access (read through); repeating it loads the window.
+        r[200]
         r[200]
         before = r.cache_stats["backend_reads"]
         got = r[[201, 200, 201]]
@@ -348,3 +350,19 @@ def test_ragged_inmemory(tmp_path):
         r = store.get("r", cache=la.InMemory())
         assert r.backend.fileref.driver_kw["driver"] == "H5FD_CORE"
         assert [a.tolist() for a in r] == [[1, 2], [3]]
+
+
+@pytest.mark.parametrize("backend", ["offsets", "vl"])
+def test_ragged_random_items_do_not_load_windows(tmp_path, backend):
+    rng = np.random.default_rng(4)
+    items = [np.full((int(rng.integers(1, 9)), 3), i, np.int32) for i in range(400)]
+    path = tmp_path / "r.h5"
+    with la.open(path, "w") as store:
+        store.create_ragged("r", dtype="int32", item_ndim=2, backend=backend).extend(items)
+    with la.open(path, cache=la.SwapWindow(2000)) as store:
+        r = store["r"]
+        picks = [int(i) for i in rng.integers(0, 400, 40)]
+        for i in picks:
+            np.testing.assert_array_equal(r[i], items[i])
+        # At most the first read loads a window; the others read one item.
+        assert r.cache_stats["bytes_read"] <= 2000 + sum(items[i].nbytes for i in picks)
