@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import operator
 import threading
 from typing import Any
 
@@ -31,8 +32,18 @@ import numpy as np
 
 from lazyarr.backends.base import Selection, selection_shape
 
+#: ``a.nbytes`` without a Python frame per item (ragged reads return many).
+_NBYTES = operator.attrgetter("nbytes")
+
 __all__ = [
-    "CachedArray","CachePolicy", "NoCache", "SwapWindow", "InMemory", "BoundCache", "core_driver_kw"]
+    "CachedArray",
+    "CachePolicy",
+    "NoCache",
+    "SwapWindow",
+    "InMemory",
+    "BoundCache",
+    "core_driver_kw",
+]
 
 
 def _rebind(policy: "CachePolicy", backend: Any) -> "BoundCache":
@@ -66,7 +77,7 @@ class BoundCache:
         self.stats["misses"] += 1
         items = self.backend.read_items(idx)
         self.stats["backend_reads"] += 1
-        self.stats["bytes_read"] += sum(a.nbytes for a in items)
+        self.stats["bytes_read"] += sum(map(_NBYTES, items))
         return items
 
     def invalidate(self, sel: Selection | None = None) -> None:
@@ -349,11 +360,11 @@ class _ItemWindow(BoundCache):
     @property
     def nbytes_held(self) -> int:
         items = self.items
-        return 0 if items is None else sum(a.nbytes for a in items)
+        return 0 if items is None else sum(map(_NBYTES, items))
 
     def _count(self, items: list[np.ndarray]) -> list[np.ndarray]:
         self.stats["backend_reads"] += 1
-        self.stats["bytes_read"] += sum(a.nbytes for a in items)
+        self.stats["bytes_read"] += sum(map(_NBYTES, items))
         return items
 
     def _span(self, lo: int, committed: int) -> int:

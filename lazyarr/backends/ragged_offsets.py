@@ -533,9 +533,11 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         # Split outside the lock: no HDF5 here. This loop is most of the cost
         # of a large read, hence the plain lists and no reshape of 1-d items.
         out: list[np.ndarray] = []
-        slist, elist = starts.tolist(), stops.tolist()
         one_d = self._item_ndim == 1
-        shp = None if one_d else shapes.tolist()
+        if one_d:
+            slist, elist = starts.tolist(), stops.tolist()
+        else:
+            shp = shapes.tolist()
         itemsize = self._dtype.itemsize
         for f, l, lo, buf in bufs:
             if one_d:
