@@ -13,7 +13,7 @@ import pytest
 import tables
 
 import lazyarr as la
-from lazyarr import store as store_mod
+from lazyarr import files as files_mod
 from lazyarr.backends import BackendBase, register_backend
 from lazyarr.errors import BackendError, ClosedError, ReadOnlyError
 from lazyarr.store import FileRef
@@ -358,11 +358,11 @@ def test_open_array_keeps_file_alive(h5):
     gc.collect()
     np.testing.assert_array_equal(x[1], [3.0, 4.0, 5.0])
     key = os.path.realpath(h5)
-    assert key in store_mod._HANDLES
-    handle = store_mod._HANDLES[key]
+    assert key in files_mod._HANDLES
+    handle = files_mod._HANDLES[key]
     del x
     gc.collect()
-    assert key not in store_mod._HANDLES and not handle.file.isopen
+    assert key not in files_mod._HANDLES and not handle.file.isopen
 
 
 def test_open_array_errors(h5):
@@ -370,7 +370,7 @@ def test_open_array_errors(h5):
         la.open_array(h5, "nope")
     with pytest.raises(ValueError, match="mode"):
         la.open_array(h5, mode="w")
-    assert os.path.realpath(h5) not in store_mod._HANDLES  # nothing left open
+    assert os.path.realpath(h5) not in files_mod._HANDLES  # nothing left open
 
 
 def test_handles_are_shared(h5):
@@ -396,7 +396,7 @@ def test_fileref_reopens_after_fork(h5, monkeypatch):
     b = la.store._open_backend(ref, "data")
     before = b.read((slice(0, 1, 1), slice(0, 3, 1)))
     real = os.getpid()
-    monkeypatch.setattr(store_mod.os, "getpid", lambda: real + 1)
+    monkeypatch.setattr(files_mod.os, "getpid", lambda: real + 1)
     child_file = ref.file
     assert child_file is not parent_file
     assert parent_file.isopen  # the parent's handle is not closed in the child
@@ -413,7 +413,7 @@ def test_w_fileref_does_not_truncate_after_fork(tmp_path, monkeypatch):
     s.flush()
     first = s.fileref.file
     real = os.getpid()
-    monkeypatch.setattr(store_mod.os, "getpid", lambda: real + 1)
+    monkeypatch.setattr(files_mod.os, "getpid", lambda: real + 1)
     first.close()  # as if the child could not share it; the child must not truncate
     np.testing.assert_array_equal(x[:], np.arange(3))
     assert s.fileref.mode == "a"

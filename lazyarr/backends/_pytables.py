@@ -36,7 +36,7 @@ from lazyarr.backends.base import HDF5_LOCK, BackendBase, Selection, selection_s
 from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lazyarr.store import FileRef
+    from lazyarr.files import FileRef
 
 __all__ = [
     "ATTR_BACKEND",

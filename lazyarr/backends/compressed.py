@@ -28,7 +28,7 @@ from lazyarr.backends.base import HDF5_LOCK, register_backend
 from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lazyarr.store import FileRef
+    from lazyarr.files import FileRef
 
 __all__ = ["CompressedBackend", "default_chunks", "make_filters", "compressions"]
 

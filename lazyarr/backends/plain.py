@@ -24,7 +24,7 @@ from lazyarr.backends.base import HDF5_LOCK, register_backend
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lazyarr.store import FileRef
+    from lazyarr.files import FileRef
 
 __all__ = ["PlainBackend"]
 

@@ -50,7 +50,7 @@ from lazyarr.backends.compressed import CHUNK_BYTES, make_filters
 from lazyarr.errors import BackendError, CorruptStoreError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lazyarr.store import FileRef
+    from lazyarr.files import FileRef
 
 __all__ = ["RaggedBackendBase", "RaggedOffsetsBackend"]
 

@@ -45,7 +45,7 @@ from lazyarr.backends.ragged_offsets import (
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lazyarr.store import FileRef
+    from lazyarr.files import FileRef
 
 __all__ = ["RaggedVLBackend"]
 

@@ -1,0 +1,245 @@
+"""File handles: one ``tables.File`` per file and driver per process.
+
+An array never holds an open HDF5 handle as its identity. It holds a
+:class:`FileRef` (absolute path, mode, driver options) and a node path; the
+``tables.File`` behind a FileRef is opened lazily, once per process, shared
+by every FileRef of the same file in that process, and opened afresh after a
+``fork`` (the parent's handle is dropped, never closed, in the child: closing
+it there could flush stale metadata into the parent's file).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import weakref
+from typing import Any
+
+import tables
+
+from lazyarr.backends._pytables import hdf5_errors, quiet
+from lazyarr.backends.base import HDF5_LOCK
+from lazyarr.errors import ClosedError
+
+__all__ = ["FileRef", "MODES"]
+
+MODES = ("r", "r+", "a", "w")
+
+
+# --------------------------------------------------------------------------
+# Handles: one tables.File per file per process, shared and reference counted
+# --------------------------------------------------------------------------
+class _Handle:
+    """An open ``tables.File`` and how many FileRefs of this process use it."""
+
+    __slots__ = ("key", "file", "pid", "users")
+
+    def __init__(self, key: str, file: tables.File, pid: int) -> None:
+        self.key, self.file, self.pid, self.users = key, file, pid, 0
+
+
+#: (realpath, driver options) -> the handle open in this process. PyTables
+#: refuses to open a file twice unless every open is read-only, so FileRefs
+#: share one handle; a FileRef with other driver options (the core driver of
+#: :class:`lazyarr.InMemory`) needs a handle of its own.
+_HANDLES: dict[str, _Handle] = {}
+
+
+def _handle_key(path: str, driver_kw: dict) -> str:
+    real = os.path.realpath(path)
+    if not driver_kw:
+        return real
+    return real + "\0" + repr(sorted(driver_kw.items()))
+
+
+def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
+    """``tables.open_file`` with errors that name the path and no HDF5 trace."""
+    if mode in ("r", "r+") and not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "No such file", path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory, not an HDF5 file", path)
+    if mode != "w" and os.path.exists(path):
+        try:
+            ok = tables.is_hdf5_file(path)
+        except (OSError, tables.HDF5ExtError):
+            ok = False
+        if not ok:
+            raise OSError(f"{path!r} is not an HDF5 file (or its header is corrupt)")
+    try:
+        with quiet():
+            return tables.open_file(path, mode, **driver_kw)
+    except tables.HDF5ExtError as exc:
+        lines = str(exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        raise OSError(f"cannot open {path!r} with mode {mode!r}: {reason}") from None
+
+
+def _acquire(key: str, path: str, mode: str, driver_kw: dict) -> _Handle:
+    pid = os.getpid()
+    h = _HANDLES.get(key)
+    if h is not None and (h.pid != pid or not h.file.isopen):
+        # Inherited over fork (or closed behind our back): forget, don't close.
+        del _HANDLES[key]
+        h = None
+    if h is None:
+        _check_other_drivers(key, path, mode, pid)
+        h = _Handle(key, _open_tables_file(path, mode, driver_kw), pid)
+        _HANDLES[key] = h
+    elif mode == "w":
+        raise ValueError(
+            f"cannot open {path!r} with mode 'w' (truncate): it is open in this "
+            "process; close its stores and arrays first"
+        )
+    elif mode != "r" and h.file.mode == "r":
+        raise ValueError(
+            f"{path!r} is open read-only in this process; close those stores and "
+            f"arrays before opening it with mode {mode!r}"
+        )
+    h.users += 1
+    return h
+
+
+def _check_other_drivers(key: str, path: str, mode: str, pid: int) -> None:
+    """Refuse, with our message, an open PyTables would refuse with its own:
+    the same file open in this process with other driver options, where
+    either open may write."""
+    real = key.split("\0")[0]
+    for other in list(_HANDLES.values()):
+        if other.key == key or other.key.split("\0")[0] != real:
+            continue
+        if other.pid != pid or not other.file.isopen:
+            continue
+        if mode != "r" or other.file.mode != "r":
+            raise ValueError(
+                f"{path!r} is open in this process with other driver options "
+                f"(mode {other.file.mode!r}); a second open with mode {mode!r} is only "
+                "possible when both are read-only: close the other store or array first, "
+                "or use the store's own cache policy"
+            )
+
+
+def _release(h: _Handle) -> None:
+    with HDF5_LOCK:
+        h.users -= 1
+        if h.users > 0 or h.pid != os.getpid():
+            return
+        if _HANDLES.get(h.key) is h:
+            del _HANDLES[h.key]
+        if h.file.isopen:
+            h.file.close()
+
+
+def _fileref(path: str, mode: str, driver_kw: dict) -> "FileRef":
+    return FileRef(path, mode, **driver_kw)
+
+
+class FileRef:
+    """What file to open and how: the identity an array keeps of its file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; stored as an absolute path.
+    mode : {'r', 'r+', 'a', 'w'}
+        As in PyTables. A ``'w'`` FileRef truncates on its first open only,
+        then behaves as ``'a'`` (a reopen after a fork must not truncate).
+    **driver_kw
+        Passed to :func:`tables.open_file` (e.g. ``driver="H5FD_CORE"``).
+
+    Notes
+    -----
+    :attr:`file` opens the file on first use in each process. The handle is
+    shared with other FileRefs of the same file and closed when the last
+    one is closed or garbage-collected. Pickling a FileRef pickles the path
+    and mode, not the handle.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> ref = FileRef(os.path.join(tempfile.mkdtemp(), "f.h5"), "w")
+    >>> bool(ref.file.isopen), ref.mode
+    (True, 'a')
+    >>> ref.close()
+    >>> ref.file  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    lazyarr.errors.ClosedError: ...is closed...
+    """
+
+    def __init__(self, path: str | os.PathLike, mode: str = "r", **driver_kw: Any) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+        self.path = os.path.abspath(os.fspath(path))
+        self._mode = mode
+        self.driver_kw = dict(driver_kw)
+        self._handle: _Handle | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._closed = False
+
+    @property
+    def mode(self) -> str:
+        """The mode the next open uses (``'w'`` has become ``'a'`` once opened)."""
+        return self._mode
+
+    @property
+    def readonly(self) -> bool:
+        return self._mode == "r"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def file(self) -> tables.File:
+        """The open ``tables.File`` for this process (opened on first use).
+
+        Raises :class:`lazyarr.ClosedError` after :meth:`close`.
+        """
+        if self._closed:
+            raise ClosedError(
+                f"{self.path!r} is closed (its store was closed); "
+                "reopen it with lazyarr.open() or lazyarr.open_array()"
+            )
+        h = self._handle
+        if h is not None and h.pid == os.getpid() and h.file.isopen:
+            return h.file
+        with HDF5_LOCK:
+            h = self._handle
+            if h is not None:
+                if h.pid == os.getpid():
+                    self._finalizer()  # type: ignore[misc]  # closed elsewhere: let go
+                else:
+                    self._finalizer.detach()  # type: ignore[union-attr]  # parent's
+                self._handle = self._finalizer = None
+            h = _acquire(_handle_key(self.path, self.driver_kw), self.path, self._mode,
+                         self.driver_kw)
+            if self._mode == "w":
+                self._mode = "a"
+            self._handle = h
+            self._finalizer = weakref.finalize(self, _release, h)
+            return h.file
+
+    def flush(self) -> None:
+        """Flush the file if it is open in this process."""
+        h = self._handle
+        if not self._closed and h is not None and h.pid == os.getpid() and h.file.isopen:
+            with HDF5_LOCK, hdf5_errors(f"flushing {self.path!r}"):
+                h.file.flush()
+
+    def close(self) -> None:
+        """Stop using the file; it closes when no other FileRef uses it. Idempotent."""
+        with HDF5_LOCK:
+            self._closed = True
+            if self._finalizer is not None:
+                if self._handle is not None and self._handle.pid == os.getpid():
+                    self._finalizer()
+                else:
+                    self._finalizer.detach()
+            self._handle = self._finalizer = None
+
+    def __reduce__(self):
+        return (_fileref, (self.path, self._mode, self.driver_kw))
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<FileRef {self.path!r} mode={self._mode!r}{state}>"
