@@ -106,17 +106,12 @@ def _short(c: Any) -> str:
     return repr(c)
 
 
-def numpy_verdict(key: Any, shape: tuple[int, ...]) -> None:
-    """Raise the exception NumPy raises for ``key`` on an array of ``shape``.
+def _fail(key: Any, shape: tuple[int, ...], fallback: Exception) -> Exception:
+    """Return NumPy's exception for ``key``, or ``fallback`` if NumPy accepts it.
 
-    Indexes a zero-stride view, so basic keys allocate nothing. Used only on
+    Indexes a zero-stride view, so basic keys allocate nothing; used only on
     error paths, to give NumPy's exact exception type and message.
     """
-    np.broadcast_to(np.empty((), np.uint8), shape)[key]
-
-
-def _fail(key: Any, shape: tuple[int, ...], fallback: Exception) -> Exception:
-    """Return NumPy's exception for ``key``, or ``fallback`` if NumPy accepts it."""
     # NumPy allocates the (uint8) result of an advanced key before it checks
     # bounds; skip asking it when that result could be large.
     raw = key if isinstance(key, tuple) else (key,)
@@ -157,7 +152,7 @@ def _as_index_array(obj: Any) -> np.ndarray | None:
     return None
 
 
-def normalize(key: Any, shape: tuple[int, ...], *, check_bounds: bool = True) -> NormalizedKey:
+def normalize(key: Any, shape: tuple[int, ...]) -> NormalizedKey:
     """Validate ``key`` like NumPy and resolve it against ``shape``.
 
     Parameters
@@ -166,12 +161,6 @@ def normalize(key: Any, shape: tuple[int, ...], *, check_bounds: bool = True) ->
         Anything that can appear between the brackets of ``a[...]``.
     shape : tuple of int
         The shape of the indexed array.
-    check_bounds : bool
-        With False, out-of-bounds values in index arrays of ndim >= 1 are replaced by 0
-        instead of raising: NumPy's assignment checks the value against the
-        result shape before it checks array bounds, and the result shape does
-        not depend on the values.
-
     Returns
     -------
     NormalizedKey
@@ -192,12 +181,12 @@ def normalize(key: Any, shape: tuple[int, ...], *, check_bounds: bool = True) ->
     """
     shape = tuple(int(n) for n in shape)
     try:
-        return _normalize(key, shape, check_bounds)
+        return _normalize(key, shape)
     except _EmptyResult as e:
         return NormalizedKey(shape, (), empty_result=e.shape)
 
 
-def _normalize(key: Any, shape: tuple[int, ...], check_bounds: bool) -> NormalizedKey:
+def _normalize(key: Any, shape: tuple[int, ...]) -> NormalizedKey:
     raw = key if isinstance(key, tuple) else (key,)
 
     # First pass: classify, and count the axes each component consumes.
@@ -278,11 +267,7 @@ def _normalize(key: Any, shape: tuple[int, ...], check_bounds: bool) -> Normaliz
             comps.append(Mask(tuple(a.astype(np.intp, copy=False) for a in c.nonzero())))
             axis += c.ndim
         else:
-            # 0-d arrays are integers to NumPy: bounds-checked up front.
-            if check_bounds or c.ndim == 0:
-                comps.append(_int_array(c, shape[axis], key, shape, axis))
-            else:
-                comps.append(np.zeros(c.shape, dtype=np.intp))
+            comps.append(_int_array(c, shape[axis], key, shape, axis))
             axis += 1
     nk = NormalizedKey(shape, tuple(comps))
     _check_broadcast(nk, key)
