@@ -204,6 +204,7 @@ def count_calls(monkeypatch):
 def test_hdf5_calls_are_few(ref, count_calls, kind, shape, chunks, idx, want):
     a = np.arange(int(np.prod(shape)), dtype="f8").reshape(shape)
     b = make(ref, kind, a, **({"chunks": chunks} if chunks else {}))
+    b.raw_chunks = False  # these are PyTables' calls; blosc2 decoding has its own test
     count_calls.clear()
     check_read(b, a, (idx,) + full(shape[1:]))
     assert count_calls == want

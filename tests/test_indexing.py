@@ -70,13 +70,16 @@ class Factory:
         name = f"a{next(self._names)}"
         if self.kind == "plain":
             return self.store.create_array(name, a.copy(), backend="plain")
-        return self.store.create_array(
+        x = self.store.create_array(
             name,
             a.copy(),
             backend="compressed",
             compression=None if self.kind == "compressed-nocomp" else "blosc2:zstd",
             chunks=small_chunks(a.shape),
         )
+        if self.kind == "compressed-pytables":
+            x.backend.raw_chunks = False  # PyTables decodes: the reference path
+        return x
 
     def __repr__(self) -> str:
         return f"Factory({self.kind!r})"
@@ -92,7 +95,9 @@ def small_chunks(shape: tuple[int, ...]) -> tuple[int, ...] | None:
     return (2,) + tuple(min(n, 3) for n in shape[1:])
 
 
-BACKENDS = ["memory", "plain", "compressed", "compressed-nocomp"]
+# "compressed" decodes Blosc2 chunks with the blosc2 package,
+# "compressed-pytables" the same nodes through PyTables.
+BACKENDS = ["memory", "plain", "compressed", "compressed-pytables", "compressed-nocomp"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -24,7 +24,8 @@ from lazyarr.backends._pytables import (
     set_kind_attrs,
     split_path,
 )
-from lazyarr.backends.base import HDF5_LOCK, register_backend
+from lazyarr.backends import _blosc2
+from lazyarr.backends.base import HDF5_LOCK, Selection, register_backend
 from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -137,6 +138,10 @@ class CompressedBackend(PyTablesBackend):
     """
 
     kind = "compressed"
+    #: Decode Blosc2 chunks with the ``blosc2`` package (see
+    #: :mod:`lazyarr.backends._blosc2`); False reads everything through
+    #: PyTables, the reference path the property tests compare against.
+    raw_chunks: bool = True
 
     def _check_node(self, node: Any) -> None:
         super()._check_node(node)
@@ -233,6 +238,30 @@ class CompressedBackend(PyTablesBackend):
             set_kind_attrs(node, cls.kind)
         return cls(ref, path)
 
+    def read(self, sel: Selection) -> np.ndarray:
+        """Read an orthogonal selection; Blosc2 chunks are decoded by ``blosc2``.
+
+        See :mod:`lazyarr.backends._blosc2`; other filters, and chunks that
+        module cannot decode, are read by PyTables.
+        """
+        with HDF5_LOCK:
+            node = self._node()
+            raw = self.raw_chunks and _blosc2.eligible(node)
+            shape = self._shape_of(node)
+        if not raw:
+            return super().read(sel)
+        sel = tuple(sel)
+        self._check_sel(sel, shape)
+        return _blosc2.read(node, shape, sel, self._dtype, super().read)
+
+    def write(self, sel: Selection, value: np.ndarray) -> None:
+        """Store ``value`` at an orthogonal selection (through PyTables)."""
+        try:
+            super().write(sel, value)
+        finally:
+            with HDF5_LOCK:
+                _blosc2.invalidate(self._node())
+
     def append(self, rows: np.ndarray) -> None:
         """Append rows ``(k,) + shape[1:]`` along axis 0; nothing is written on error."""
         if self.readonly:
@@ -261,7 +290,11 @@ class CompressedBackend(PyTablesBackend):
                 if node.chunkshape is None:
                     self._regrow_empty(node, shape[0] + rows.shape[0])
                 else:
-                    node.append(np.ascontiguousarray(rows, dtype=node.atom.dtype))
+                    try:
+                        node.append(np.ascontiguousarray(rows, dtype=node.atom.dtype))
+                    finally:
+                        # The last chunk may have changed: forget its blocks.
+                        _blosc2.invalidate(node)
 
     def _regrow_empty(self, node: Any, nrows: int) -> None:
         # No data to keep: replace the node by a longer one, attributes included.
