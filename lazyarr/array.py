@@ -73,7 +73,7 @@ class LazyArray(CachedArray):
     @property
     def shape(self) -> tuple[int, ...]:
         """Current shape (grows along axis 0 on append)."""
-        return tuple(int(n) for n in self._backend.shape)
+        return tuple(map(int, self._backend.shape))
 
     @property
     def ndim(self) -> int:
@@ -113,6 +113,12 @@ class LazyArray(CachedArray):
         return plan_read(normalize(key, self.shape), self.dtype.itemsize)
 
     def __getitem__(self, key: Any) -> Any:
+        fast = _fast_selection(key, self._backend.shape)
+        if fast is not None:
+            # Ints and positive-step slices: one box, no planning.
+            sel, post = fast
+            block = self._cache.read(sel)
+            return block[post] if post else block
         return self._execute(self._plan(key))
 
     def _execute(self, plan: ReadPlan) -> Any:
@@ -291,6 +297,56 @@ class LazyArray(CachedArray):
         flush = getattr(self._backend, "flush", None)
         if flush is not None:
             flush()
+
+
+def _fast_selection(key: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple] | None:
+    """The backend selection and post-key for the keys most calls use.
+
+    Ints (in bounds) and slices with a positive step, alone or in a tuple,
+    on an array with at least one axis, selecting at least one element. Any
+    other key -- and any of these that would raise or select nothing --
+    returns None and takes the general path, which decides what NumPy would.
+    The post-key is ``()`` when the block read is already the result.
+    """
+    if type(key) is not tuple:
+        key = (key,)
+    if not shape or len(key) > len(shape):
+        return None
+    sel = []
+    post = []
+    ints = False
+    for k, n in zip(key, shape):
+        if type(k) is slice:
+            try:
+                start, stop, step = k.indices(n)
+            except (TypeError, ValueError):
+                return None
+            if step < 0 or stop <= start:
+                return None
+            sel.append(slice(start, stop, step))
+            post.append(_ALL)
+        elif isinstance(k, _INTS) and not isinstance(k, _BOOLS):
+            i = int(k)
+            if i < 0:
+                i += n
+            if not 0 <= i < n:
+                return None
+            sel.append(slice(i, i + 1, 1))
+            post.append(0)
+            ints = True
+        else:
+            return None
+    for n in shape[len(key):]:
+        if n == 0:
+            return None
+        sel.append(slice(0, n, 1))
+        post.append(_ALL)
+    return tuple(sel), (tuple(post) if ints else ())
+
+
+_ALL = slice(None)
+_INTS = (int, np.integer)
+_BOOLS = (bool, np.bool_)
 
 
 def _validate_rows(rows: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

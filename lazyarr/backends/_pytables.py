@@ -120,7 +120,9 @@ class hdf5_errors:
     long and names C functions), but is kept as ``__cause__``.
     """
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: Any) -> None:
+        # A string, or a backend: its read is the hot path, so the message
+        # is only formatted when something failed.
         self.what = what
 
     def __enter__(self) -> None:
@@ -129,7 +131,10 @@ class hdf5_errors:
     def __exit__(self, tp: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is not None and isinstance(exc, tables.HDF5ExtError):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise OSError(f"HDF5 failed {self.what}: {first}") from exc
+            what = self.what
+            if not isinstance(what, str):
+                what = f"reading {what._path!r} from {what._ref.path!r}"
+            raise OSError(f"HDF5 failed {what}: {first}") from exc
         return False
 
 
@@ -269,11 +274,42 @@ def _key(parts: list, lengths: list[int]) -> tuple:
     return np.ix_(*[np.arange(n)[p] if isinstance(p, slice) else p for p, n in zip(parts, lengths)])
 
 
+#: Reused start/stop/step rows per rank: filling them costs less than making
+#: three arrays per read, which shows on single-row reads. Only used under
+#: HDF5_LOCK, so one per process is enough.
+_BOXES: dict[int, np.ndarray] = {}
+
+
+def _box(nd: int) -> np.ndarray:
+    b = _BOXES.get(nd)
+    if b is None:
+        b = _BOXES[nd] = np.empty((3, nd), dtype=np.int64)
+    return b
+
+
 def _read_slice(node: tables.Leaf, box: list[tuple[int, int, int]], out: np.ndarray) -> None:
-    start = np.array([b[0] for b in box], dtype=np.int64)
-    stop = np.array([b[1] for b in box], dtype=np.int64)
-    step = np.array([b[2] for b in box], dtype=np.int64)
+    start, stop, step = _box(len(box))
+    for i, (a, z, st) in enumerate(box):
+        start[i] = a
+        stop[i] = z
+        step[i] = st
     node._g_read_slice(start, stop, step, out)
+
+
+def _read_box(node: tables.Leaf, sel: Selection, dtype: Any) -> np.ndarray:
+    """Read a selection of slices only: one hyperslab, no planning."""
+    start, stop, step = _box(len(sel))
+    shape = []
+    for i, s in enumerate(sel):
+        a, z, st = s.start, s.stop, s.step
+        start[i] = a
+        stop[i] = z
+        step[i] = st
+        shape.append(max(0, (z - a + st - 1) // st))
+    out = np.empty(shape, dtype=dtype)
+    if out.size:
+        node._g_read_slice(start, stop, step, out)
+    return out
 
 
 def read_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection) -> np.ndarray:
@@ -286,14 +322,15 @@ def read_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection) ->
     unions of :data:`MAX_RUNS` windows per read, so calls stay few.
     Caller holds :data:`HDF5_LOCK`.
     """
-    native = np.dtype(node.atom.dtype)
+    native = node.atom.dtype
+    if all(type(s) is slice for s in sel):
+        # One box (the hot path of single rows and elements): no planning.
+        return _read_box(node, sel, native)
     out_shape = selection_shape(sel)
     out = np.empty(out_shape, dtype=native)
     if out.size == 0:
         return out
-    if all(isinstance(s, slice) for s in sel):
-        _read_slice(node, [(s.start, s.stop, s.step) for s in sel], out)
-        return out
+    native = np.dtype(native)
     axes = _plan_selection(node, shape, native.itemsize, sel, merge=True)
     n_boxes = int(np.prod([len(a.windows) for a in axes]))
     if n_boxes == 1 and all(a.exact for a in axes):
@@ -355,10 +392,12 @@ class PyTablesBackend(BackendBase):
         self._ref = ref
         self._path = path
         self._cached: tuple[Any, Any] | None = None
+        self._shape_seen: tuple[Any, tuple[int, ...]] | None = None
         with HDF5_LOCK:
             node = self._node()
             self._check_node(node)
             self._dtype = node_dtype(node)
+            self._swapped = self._dtype != node.atom.dtype
 
     # ----------------------------------------------------------- plumbing
     def __reduce__(self):
@@ -398,7 +437,15 @@ class PyTablesBackend(BackendBase):
         check_dtype(node_dtype(node))
 
     def _shape_of(self, node: tables.Leaf) -> tuple[int, ...]:
-        return tuple(int(n) for n in node.shape)
+        # PyTables gives NumPy ints and replaces the tuple when the node
+        # grows: convert once per tuple, not once per call.
+        raw = node.shape
+        seen = self._shape_seen
+        if seen is not None and seen[0] is raw:
+            return seen[1]
+        shape = tuple(int(n) for n in raw)
+        self._shape_seen = (raw, shape)
+        return shape
 
     # ------------------------------------------------------------ protocol
     @property
@@ -455,9 +502,9 @@ class PyTablesBackend(BackendBase):
             node = self._node()
             shape = self._shape_of(node)
             self._check_sel(sel, shape)
-            with hdf5_errors(f"reading {self._path!r} from {self._ref.path!r}"):
+            with hdf5_errors(self):
                 out = read_selection(node, shape, sel)
-        if out.dtype != self._dtype:
+        if self._swapped:
             # PyTables reads convert to native order; give back what is stored.
             out = out.byteswap().view(self._dtype)
         return out
