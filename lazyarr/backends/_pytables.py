@@ -393,6 +393,7 @@ class PyTablesBackend(BackendBase):
         self._path = path
         self._cached: tuple[Any, Any] | None = None
         self._shape_seen: tuple[Any, tuple[int, ...]] | None = None
+        self._chunks: Any = False  # not looked up yet
         with HDF5_LOCK:
             node = self._node()
             self._check_node(node)
@@ -463,9 +464,13 @@ class PyTablesBackend(BackendBase):
 
     @property
     def chunks(self) -> tuple[int, ...] | None:  # type: ignore[override]
-        with HDF5_LOCK:
-            cs = self._node().chunkshape
-        return None if cs is None else tuple(int(c) for c in cs)
+        # A node's chunk shape never changes: look it up once.
+        cs = self._chunks
+        if cs is False:
+            with HDF5_LOCK:
+                raw = self._node().chunkshape
+            cs = self._chunks = None if raw is None else tuple(int(c) for c in raw)
+        return cs
 
     @property
     def nbytes_stored(self) -> int | None:
