@@ -256,23 +256,54 @@ def _block_rows(schunk: Any, dtype: np.dtype, inner: int) -> int:
     return max(1, int(schunk.blocksize) // max(1, row_bytes))
 
 
+def _needed_blocks(local: Any, rows: int) -> list[int]:
+    """Sorted Blosc2 block numbers holding the chunk rows ``local`` selects."""
+    if isinstance(local, slice):
+        r0, r1 = _first_last(local)
+        if local.step == 1 or local.step < rows:
+            return list(range(r0 // rows, r1 // rows + 1))
+        local = np.arange(r0, r1 + 1, local.step)
+    return np.unique(local // rows).tolist()
+
+
+def _runs_of(blocks: list[int]) -> list[tuple[int, int]]:
+    """``[b0, b1)`` runs of consecutive block numbers."""
+    runs: list[list[int]] = []
+    for b in blocks:
+        if runs and runs[-1][1] == b:
+            runs[-1][1] = b + 1
+        else:
+            runs.append([b, b + 1])
+    return [(x, y) for x, y in runs]
+
+
+def _assemble(parts: dict[int, np.ndarray], rows: int, cs: tuple, dtype: np.dtype) -> tuple[np.ndarray, int]:
+    """Blocks as one buffer and the chunk row it starts at; rows of blocks not
+    in ``parts`` are left unset (the selection never reads them)."""
+    if len(parts) == 1:
+        (b, blk), = parts.items()
+        return blk, b * rows
+    buf = np.empty(cs, dtype=dtype)
+    for b, blk in parts.items():
+        buf[b * rows : b * rows + len(blk)] = blk
+    return buf, 0
+
+
 def _from_lru(lru: _BlockLRU, ks: tuple, combo: tuple, out: np.ndarray, cs: tuple,
               dtype: np.dtype, inner: int) -> bool:
     """Serve one chunk's part of the read from decoded blocks, if all cached."""
-    r0, r1 = _first_last(combo[0][1])
     meta = lru.get(ks + ("rows",))
     if meta is None:
         return False
     rows = int(meta[0])
-    b0, b1 = r0 // rows, r1 // rows
-    blocks = []
-    for b in range(b0, b1 + 1):
+    parts = {}
+    for b in _needed_blocks(combo[0][1], rows):
         blk = lru.get(ks + (b,))
         if blk is None:
             return False
-        blocks.append(blk)
-    buf = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
-    _copy_part(buf, b0 * rows, combo, out)
+        parts[b] = blk
+    buf, row0 = _assemble(parts, rows, cs, dtype)
+    _copy_part(buf, row0, combo, out)
     return True
 
 
@@ -298,11 +329,9 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         sel = tuple(_absolute(p[1], k * c) for p, k, c in zip(combo, ks, cs))
         out[tuple(p[2] for p in combo)] = fallback(sel)
         return
-    r0, r1 = _first_last(combo[0][1])
     rows = _block_rows(schunk, dtype, inner)
-    b0, b1 = r0 // rows, r1 // rows
-    lo, hi = b0 * rows, min(cs[0], (b1 + 1) * rows)
-    if hi - lo == cs[0]:
+    blocks = _needed_blocks(combo[0][1], rows)
+    if len(blocks) * rows >= cs[0]:
         # Every block is needed: decode the chunk on every core, straight
         # into the result when the result's part is the whole chunk.
         schunk.dparams = _DPARAMS_ALL
@@ -313,16 +342,23 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
             return
         buf = np.empty(cs, dtype=dtype)
         schunk.decompress_chunk(0, buf)
+        parts = {b: buf[b * rows : (b + 1) * rows] for b in blocks}
+        row0 = 0
     else:
-        # A few rows: decode only the blocks that hold them.
-        flat = np.frombuffer(schunk.get_slice(lo * inner, hi * inner), dtype=dtype)
-        buf = flat.reshape((hi - lo,) + cs[1:])
+        # A few rows: decode only the blocks that hold them, run by run.
+        parts = {}
+        for b0, b1 in _runs_of(blocks):
+            lo, hi = b0 * rows, min(cs[0], b1 * rows)
+            flat = np.frombuffer(schunk.get_slice(lo * inner, hi * inner), dtype=dtype)
+            run = flat.reshape((hi - lo,) + cs[1:])
+            for b in range(b0, b1):
+                parts[b] = run[(b - b0) * rows : (b - b0 + 1) * rows]
+        buf, row0 = _assemble(parts, rows, cs, dtype)
     if small:
         lru.put(ks + ("rows",), np.array([rows]))
-        for b in range(b0, b1 + 1):
-            a = (b - b0) * rows
-            lru.put(ks + (b,), buf[a : a + rows])
-    _copy_part(buf, lo, combo, out)
+        for b, blk in parts.items():
+            lru.put(ks + (b,), blk)
+    _copy_part(buf, row0, combo, out)
 
 
 _DPARAMS_ALL = blosc2.DParams(nthreads=max(1, blosc2.nthreads))
