@@ -129,11 +129,9 @@ class RaggedArray(CachedArray):
         self._dirty_set: set | None = None
 
     def __reduce__(self):
-        # By reference: what is pickled is the file and node, so buffered
-        # items must be on disk first for the copy to see them.
-        if self._pending:
-            self.flush()
-        return (RaggedArray, (self._backend, self._policy))
+        # By reference (see CachedArray and pickle_as): buffered items are
+        # written first, so that the copy sees them.
+        return self._reduce_by_reference()
 
     # ------------------------------------------------------------ properties
 
