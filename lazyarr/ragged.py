@@ -369,6 +369,16 @@ class RaggedArray(CachedArray):
         if not self._backend.readonly and not self._backend.fileref.closed:
             self._backend.flush()
 
+    # ------------------------------------------------- processes and Dask
+    def to_dask_bag(self, partition_size: int | None = None) -> Any:
+        """The items as a ``dask.bag.Bag`` for item-wise work (pickled by reference).
+
+        See :func:`lazyarr.dask_support.to_dask_bag` (needs ``pip install lazyarr[dask]``).
+        """
+        from lazyarr.dask_support import to_dask_bag
+
+        return to_dask_bag(self, partition_size)
+
 
 def _positions(key: Any, n: int) -> np.ndarray:
     """Item positions NumPy selects with ``key`` from a 1-d array of length ``n``.
