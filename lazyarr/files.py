@@ -12,6 +12,14 @@ Forks are made safe in two steps: :data:`HDF5_LOCK` is taken around
 library is made, and the child does not inherit a held lock), and the child
 forgets every inherited handle, including PyTables' registry entry, whose
 exit handler would otherwise close (and flush) the parent's file.
+
+A forked child that opens a file its parent had open at the fork gets, from
+HDF5, the parent's file as it was at the fork (HDF5 reuses an open file it
+finds in its own state): fork after writing and flushing (e.g. create a
+``multiprocessing.Pool`` once the data is written), or open the file read-only.
+A spawned child cannot open a file another process has open for writing at
+all (HDF5's file lock) unless ``HDF5_USE_FILE_LOCKING=FALSE`` is set in its
+environment; the OSError says so.
 """
 
 from __future__ import annotations
