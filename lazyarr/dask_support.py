@@ -5,8 +5,9 @@ and :func:`to_dask_bag` a :class:`lazyarr.RaggedArray` into a ``dask.bag.Bag``
 of its items. Neither reads any data: the graph holds the array object once,
 and an array pickles by reference (file path, node, mode, backend kind, cache
 policy), so shipping it to a worker process, or to another machine that sees
-the same file, costs a few hundred bytes. Each worker opens the file
-read-only on its first task and keeps it open.
+the same file, costs a few hundred bytes. A worker opens the file
+read-only when a task first reads it (once per process, shared by its
+threads) and closes it when it drops the array.
 
 Blocks follow the storage chunks (whole chunks merged up to Dask's
 ``array.chunk-size`` setting), so no chunk is decompressed by two tasks.
