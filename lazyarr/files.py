@@ -17,6 +17,9 @@ A forked child that opens a file its parent had open at the fork gets, from
 HDF5, the parent's file as it was at the fork (HDF5 reuses an open file it
 finds in its own state): fork after writing and flushing (e.g. create a
 ``multiprocessing.Pool`` once the data is written), or open the file read-only.
+A child forked while a file is open for writing should end with ``os._exit``
+(``multiprocessing`` workers do): HDF5's own exit handler closes every file
+still open in the process, the inherited one included.
 A spawned child cannot open a file another process has open for writing at
 all (HDF5's file lock) unless ``HDF5_USE_FILE_LOCKING=FALSE`` is set in its
 environment; the OSError says so.
@@ -168,11 +171,19 @@ def _after_fork_in_parent() -> None:
     HDF5_LOCK.release()
 
 
+#: In a forked child, the ``tables.File`` objects inherited from the parent.
+#: Kept alive for good: PyTables closes an HDF5 file when its File object is
+#: garbage-collected, and a close in the child could flush the child's copy
+#: of the parent's metadata into the parent's file.
+_INHERITED: list[tables.File] = []
+
+
 def _after_fork_in_child() -> None:
     # The forking thread is the only one left and owns the lock: release it.
     HDF5_LOCK.release()
     registry = getattr(tables.file, "_open_files", None)
     for h in list(_HANDLES.values()):
+        _INHERITED.append(h.file)
         # Forget, never close: the parent still uses this file. Out of
         # PyTables' registry, its exit handler will not close it here, and
         # an open in this process is not refused as "already opened".

@@ -187,7 +187,7 @@ def test_forked_child_reads_a_file_the_parent_writes(tmp_path):
         assert s["data"][0, 0] == 1.0 and s["data"][4, 0] == 8.0 and len(s["r"]) == 2
 
 
-@pytest.mark.parametrize("method", [m for m in ("fork", "spawn") if m in METHODS])
+@pytest.mark.parametrize("method", METHODS)
 def test_dataloader_style_workers(data, method):
     path, arrays, items = data
     with la.open(path) as s:
