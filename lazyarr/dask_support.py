@@ -123,6 +123,9 @@ def to_dask(x: Any, chunks: Any = None) -> Any:
         and pickles ``x`` by reference, read-only (see
         :meth:`lazyarr.LazyArray.pickle_as`). The key name is a token of
         the file, node, shape, dtype, chunks and the file's modification time.
+        Worker *processes* cannot open a file that this process still has
+        open for writing (HDF5's file lock): write, close, reopen read-only,
+        then compute.
 
     Examples
     --------

@@ -29,7 +29,9 @@ def _read(arr, key):
 
 def _read_inherited(name, key):
     arr = _INHERITED[name]
-    return os.getpid(), arr[key], arr.backend.fileref.file.filename
+    got = arr[key]
+    # The handle the read went through was opened by this process.
+    return os.getpid(), got, arr.backend.fileref._handle.pid
 
 
 class PairDataset:
@@ -149,11 +151,12 @@ def test_forked_workers_reopen_inherited_arrays(data):
         tasks = _tasks(arrays, len(items))
         with mp.get_context("fork").Pool(2) as pool:
             results = pool.starmap(_read_inherited, tasks, chunksize=2)
-        for (name, key), (pid, got, _) in zip(tasks, results):
-            assert pid != os.getpid()
+        for (name, key), (pid, got, opened_by) in zip(tasks, results):
+            assert pid != os.getpid() and opened_by == pid
             _check(name, key, got, arrays, items)
         # The parent's handle is untouched and still works.
         assert store.fileref.file is parent_file and parent_file.isopen
+        assert store.fileref._handle.pid == os.getpid()
         _check("comp", slice(None), _INHERITED["comp"][:], arrays, items)
     finally:
         _INHERITED.clear()
