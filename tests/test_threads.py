@@ -5,6 +5,7 @@ threads read."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import threading
 
 import numpy as np
@@ -81,6 +82,16 @@ def h5(tmp_path_factory):
     return path, arrays, items
 
 
+@pytest.fixture(autouse=True)
+def frequent_switches():
+    # Switch threads every few microseconds instead of every 5 ms: many more
+    # interleavings of the reads in the same run time.
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    yield
+    sys.setswitchinterval(before)
+
+
 def run_threads(target) -> None:
     """Run ``target(rng)`` in :data:`THREADS` threads started together; re-raise
     the first failure."""
@@ -134,6 +145,26 @@ def test_threads_read_every_backend_correctly(h5, policy):
                     check(r[key], want)
 
         run_threads(reads)
+
+
+@pytest.mark.parametrize("rows", [3, 8, 40])
+def test_swap_window_streams_from_many_threads(h5, rows):
+    """Every thread streams its own run of minibatches through one shared
+    SwapWindow, so windows are hit, extended and replaced concurrently."""
+    path, arrays, items = h5
+    a = arrays["comp"]
+    with la.open(path, cache=la.SwapWindow(rows * 7 * 8)) as s:
+        x, r = s["comp"], s["r_vl"]
+
+        def stream(rng: np.random.Generator) -> None:
+            for _ in range(4):
+                start = int(rng.integers(0, len(a) - 100))
+                for i in range(start, start + 100, int(rng.integers(1, 6))):
+                    check(x[i : i + 5], a[i : i + 5])
+                    j = i % (len(items) - 3)
+                    check(r[j : j + 3], items[j : j + 3])
+
+        run_threads(stream)
 
 
 @pytest.mark.parametrize("policy", ["nocache", "swap"])
