@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -121,3 +122,11 @@ def test_memory_backend_to_dask():
     d = x.to_dask(chunks=(3, 4))
     np.testing.assert_array_equal(d.compute(scheduler="sync"), a)
     assert d.name == x.to_dask(chunks=(3, 4)).name
+
+
+def test_missing_dask_names_the_extra(monkeypatch):
+    x = la.LazyArray(la.backends.MemoryBackend(np.zeros(3)))
+    for name in ("dask", "dask.array", "dask.bag", "dask.base"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    with pytest.raises(ImportError, match=r"pip install lazyarr\[dask\]"):
+        x.to_dask()
