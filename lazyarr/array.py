@@ -298,6 +298,21 @@ class LazyArray(CachedArray):
         if flush is not None:
             flush()
 
+    # ------------------------------------------------- processes and Dask
+    def __reduce__(self):
+        # By reference: file, node, mode, backend kind and dtype, cache
+        # policy, plus _pickle_state() (see CachedArray and pickle_as).
+        return self._reduce_by_reference()
+
+    def to_dask(self, chunks: Any = None) -> Any:
+        """This array as a ``dask.array.Array`` whose tasks pickle by reference.
+
+        See :func:`lazyarr.dask_support.to_dask` (needs ``pip install lazyarr[dask]``).
+        """
+        from lazyarr.dask_support import to_dask
+
+        return to_dask(self, chunks)
+
 
 def _fast_selection(key: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple] | None:
     """The backend selection and post-key for the keys most calls use.

@@ -25,7 +25,9 @@ Examples
 from __future__ import annotations
 
 import operator
+import os
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -50,34 +52,65 @@ def _rebind(policy: "CachePolicy", backend: Any) -> "BoundCache":
     return policy.bind(backend)
 
 
+#: Every live cache state, so that a forked child can renew their locks (a
+#: lock another thread held at the fork would stay held in the child).
+_LIVE: "weakref.WeakSet[BoundCache]" = weakref.WeakSet()
+
+
+def _renew_locks() -> None:
+    for bound in list(_LIVE):
+        bound._renew_locks()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks)
+
+
 class BoundCache:
     """Per-array cache state: what a policy became for one backend.
 
-    This base class passes every read through and counts it.
+    This base class passes every read through and counts it. Reads may come
+    from several threads at once (a thread pool, Dask's threaded
+    scheduler): counters and windows are updated under locks, backend reads
+    that bypass a window happen outside them.
     """
 
     def __init__(self, policy: "CachePolicy", backend: Any) -> None:
         self.policy = policy
         self.backend = backend
         self.stats = {"hits": 0, "misses": 0, "backend_reads": 0, "bytes_read": 0}
+        self._renew_locks()
+        _LIVE.add(self)
+
+    def _renew_locks(self) -> None:
+        self._stats_lock = threading.Lock()
+        #: Guards the state of subclasses that hold a window.
+        self._lock = threading.Lock()
+
+    def _count(self, hits: int = 0, misses: int = 0, reads: int = 0, nbytes: int = 0) -> None:
+        # ``d[k] += 1`` is not atomic across threads: count under a lock.
+        with self._stats_lock:
+            st = self.stats
+            st["hits"] += hits
+            st["misses"] += misses
+            st["backend_reads"] += reads
+            st["bytes_read"] += nbytes
 
     def _backend_read(self, sel: Selection) -> np.ndarray:
         block = self.backend.read(sel)
-        self.stats["backend_reads"] += 1
-        self.stats["bytes_read"] += block.nbytes
+        self._count(reads=1, nbytes=block.nbytes)
         return block
 
     def read(self, sel: Selection) -> np.ndarray:
         """Read ``sel`` from the backend (subclasses serve some reads from memory)."""
-        self.stats["misses"] += 1
+        self._count(misses=1)
         return self._backend_read(sel)
 
     def read_items(self, idx: np.ndarray) -> list[np.ndarray]:
         """Items ``idx`` (sorted, unique, committed) of a ragged backend."""
-        self.stats["misses"] += 1
+        self._count(misses=1)
         items = self.backend.read_items(idx)
-        self.stats["backend_reads"] += 1
-        self.stats["bytes_read"] += sum(map(_NBYTES, items))
+        self._count(reads=1, nbytes=sum(map(_NBYTES, items)))
         return items
 
     def invalidate(self, sel: Selection | None = None) -> None:
@@ -247,8 +280,6 @@ class _RowWindow(BoundCache):
         # random access.
         self.last_start: int | None = None
         self.last_stop: int | None = None
-        # Reads may come from several threads (Dask): check-and-load is atomic.
-        self._lock = threading.Lock()
 
     @property
     def nbytes_held(self) -> int:
@@ -275,13 +306,17 @@ class _RowWindow(BoundCache):
     def read(self, sel: Selection) -> np.ndarray:
         r0, r1 = _axis0_range(sel[0])
         if r1 - r0 > self.rows:
-            self.stats["misses"] += 1
+            self._count(misses=1)
             return self._backend_read(sel)
         rest = tuple(sel[1:])
+        # Check-and-load is atomic; a read that bypasses the window is made
+        # after the lock is released, so random reads from many threads
+        # do not queue behind each other here.
         with self._lock:
             buf = self.buf
+            bypass = False
             if buf is not None and self.lo <= r0 and r1 <= self.hi:
-                self.stats["hits"] += 1
+                self._count(hits=1)
                 self.last_start, self.last_stop = r0, r1
                 lo = self.lo
             elif buf is not None and self.lo <= r0 < self.hi < r1 and self._next_covers(r1):
@@ -289,7 +324,7 @@ class _RowWindow(BoundCache):
                 # the window and read ahead from where the window ends, so a
                 # sequence of reads costs one backend read per window of new
                 # rows whatever the batch size.
-                self.stats["misses"] += 1
+                self._count(misses=1)
                 self.last_start, self.last_stop = r0, r1
                 lo, hi = self.lo, self.hi
                 head_sel, tail_sel = _split0(sel[0], hi)
@@ -306,17 +341,19 @@ class _RowWindow(BoundCache):
                 # Random access: reading a whole window per miss would move
                 # ``nbytes`` for every row asked for. Read just the request
                 # and keep the window for the sequential stream.
-                self.stats["misses"] += 1
+                self._count(misses=1)
                 self.last_start, self.last_stop = r0, r1
-                return self._backend_read(sel)
+                bypass = True
             else:
-                self.stats["misses"] += 1
+                self._count(misses=1)
                 self.last_start, self.last_stop = r0, r1
                 lo, hi = self._window_for(r0, r1, int(self.backend.shape[0]))
                 # Drop the old window before reading the new one: the budget
                 # holds while the backend reads, too.
                 self.buf = None
                 buf = self._load(lo, hi)
+        if bypass:
+            return self._backend_read(sel)
         return _apply_orthogonal(buf, (_shift0(sel[0], lo),) + rest)
 
     def _width(self) -> int:
@@ -355,16 +392,14 @@ class _ItemWindow(BoundCache):
         # read (or the first read) loads a window.
         self.last_start: int | None = None
         self.last_stop: int | None = None
-        self._lock = threading.Lock()
 
     @property
     def nbytes_held(self) -> int:
         items = self.items
         return 0 if items is None else sum(map(_NBYTES, items))
 
-    def _count(self, items: list[np.ndarray]) -> list[np.ndarray]:
-        self.stats["backend_reads"] += 1
-        self.stats["bytes_read"] += sum(map(_NBYTES, items))
+    def _counted(self, items: list[np.ndarray]) -> list[np.ndarray]:
+        self._count(reads=1, nbytes=sum(map(_NBYTES, items)))
         return items
 
     def _span(self, lo: int, committed: int) -> int:
@@ -383,30 +418,36 @@ class _ItemWindow(BoundCache):
         if not len(idx):
             return []
         r0, r1 = int(idx[0]), int(idx[-1]) + 1
+        bypass = False
         with self._lock:
             items = self.items
             sequential = self.last_stop is None or r0 in (self.last_start, self.last_stop)
             self.last_start, self.last_stop = r0, r1
             if items is not None and self.lo <= r0 and r1 <= self.hi:
-                self.stats["hits"] += 1
+                self._count(hits=1)
                 lo = self.lo
             elif not sequential:
-                # Random access: just the items asked for; the window stays.
-                self.stats["misses"] += 1
-                return self._count(self.backend.read_items(idx))
+                # Random access: just the items asked for (after the lock is
+                # released); the window stays.
+                self._count(misses=1)
+                bypass = True
             else:
-                self.stats["misses"] += 1
+                self._count(misses=1)
                 self.items = None
                 committed = self.backend.committed()
                 hi = self._span(r0, committed)
                 if hi < r1:
                     # More than the window holds: straight to the backend.
-                    return self._count(self.backend.read_items(idx))
-                # The items of a run are views of one buffer of exactly their
-                # data (no copy, so the budget holds while loading); they are
-                # copied on the way out, never handed out themselves.
-                items = self._count(self.backend.read_items(np.arange(r0, hi, dtype=np.int64)))
-                self.items, self.lo, self.hi, lo = items, r0, hi, r0
+                    bypass = True
+                else:
+                    # The items of a run are views of one buffer of exactly
+                    # their data (no copy, so the budget holds while loading);
+                    # they are copied on the way out, never handed out.
+                    items = self._counted(
+                        self.backend.read_items(np.arange(r0, hi, dtype=np.int64)))
+                    self.items, self.lo, self.hi, lo = items, r0, hi, r0
+        if bypass:
+            return self._counted(self.backend.read_items(idx))
         return [items[j].copy() for j in (idx - lo).tolist()]
 
     def invalidate(self, sel: Selection | None = None) -> None:
@@ -468,17 +509,128 @@ class InMemory(CachePolicy):
         return BoundCache(self, backend)
 
 
+#: Serializes the first binding of a policy to an unpickled array.
+_BIND_LOCK = threading.Lock()
+
+#: Modes an array's pickles may carry (see :meth:`CachedArray.pickle_as`).
+PICKLE_MODES = ("r", "r+", "a")
+
+
+def _unpickle_array(cls: type, backend: Any, policy: CachePolicy, mode: str | None,
+                    state: dict) -> "CachedArray":
+    obj = cls(backend, policy)
+    obj.__dict__.update(state)
+    if mode is not None:
+        obj._pickle_mode = mode
+    return obj
+
+
 class CachedArray:
     """What every array object shares: a backend read through a cache policy.
 
     :class:`lazyarr.LazyArray` and :class:`lazyarr.RaggedArray` derive from
-    it, so the policy is bound the same way for both.
+    it, so the policy is bound, and the array pickled, the same way for both.
+
+    Pickles hold a reference, not data: the absolute file path, the node
+    path(s), the mode, the backend kind and dtype, the cache policy (and
+    whatever :meth:`_pickle_state` adds). Unpickling opens nothing; the file
+    is opened on first use, once per process. An array whose backend has no
+    file (``MemoryBackend``) pickles its data. See :meth:`pickle_as`.
     """
+
+    #: Mode of the file in this array's pickles; None means read-only ('r').
+    _pickle_mode: str | None = None
 
     def __init__(self, backend: Any, cache: CachePolicy | None = None) -> None:
         self._backend = backend
         self._policy = cache if cache is not None else NoCache()
-        self._cache = self._policy.bind(backend)
+        self._bound: BoundCache | None = None
+        if not getattr(backend, "deferred", False):
+            # Now, so that a bad policy (a window smaller than a row) fails
+            # here; an unpickled array binds on first use instead, since
+            # binding may read the shape from the file.
+            self._bound = self._policy.bind(backend)
+
+    @property
+    def _cache(self) -> BoundCache:
+        bound = self._bound
+        if bound is None:
+            with _BIND_LOCK:
+                if self._bound is None:
+                    self._bound = self._policy.bind(self._backend)
+                bound = self._bound
+        return bound
+
+    # -------------------------------------------------------------- pickling
+    def _pickle_state(self) -> dict:
+        """Attributes a pickle carries besides backend, policy and mode."""
+        return {}
+
+    def _reduce_by_reference(self) -> tuple:
+        """``__reduce__`` for arrays: pickle by reference (see the class notes).
+
+        An array of a writable file is flushed first (buffered appends
+        included), so that another process sees what this one wrote.
+        """
+        backend = self._backend
+        reference = getattr(backend, "reference", None)
+        if reference is None:  # no file behind it: the backend pickles itself
+            args = (type(self), backend, self._policy, self._pickle_mode, self._pickle_state())
+            return (_unpickle_array, args)
+        ref = backend.fileref
+        if not ref.readonly and not ref.closed:
+            self.flush()  # type: ignore[attr-defined]
+            ref.flush()
+        mode = self._pickle_mode or "r"
+        copy = reference(None if mode == ref.mode else mode)
+        return (_unpickle_array, (type(self), copy, self._policy, self._pickle_mode,
+                                  self._pickle_state()))
+
+    def pickle_as(self, mode: str = "r+") -> "CachedArray":
+        """This array, pickling with the file opened in ``mode``.
+
+        A pickled array opens its file read-only (``'r'``) in the process
+        that unpickles it, whatever mode this process opened it with: a
+        worker cannot write by accident. Ask for a writable copy explicitly
+        with ``pickle_as("r+")`` (or ``"a"``); the result reads and writes
+        the same file as this array here, and its pickles (and those of its
+        unpickled copies) open the file in ``mode``.
+
+        HDF5 files have one writer at a time: give writable copies only to
+        a process that is the file's sole writer while it uses them, after
+        this process has closed the file or opened it read-only (HDF5's file
+        lock refuses other opens while a file is open for writing, except in
+        a forked child).
+
+        Parameters
+        ----------
+        mode : {'r', 'r+', 'a'}
+
+        Returns
+        -------
+        LazyArray or RaggedArray
+            A new array object of the same class, backend and cache policy.
+
+        Examples
+        --------
+        >>> import pickle, numpy as np, lazyarr as la, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "p.h5")
+        >>> with la.open(path, "w") as store:
+        ...     x = store.create_array("data", np.arange(4.0))
+        ...     pickle.loads(pickle.dumps(x)).backend.fileref.mode
+        ...     pickle.loads(pickle.dumps(x.pickle_as("r+"))).backend.fileref.mode
+        'r'
+        'r+'
+        """
+        if mode not in PICKLE_MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, PICKLE_MODES))}; got {mode!r}")
+        flush = getattr(self, "flush", None)
+        if flush is not None and not getattr(self._backend, "readonly", True):
+            flush()  # the copy has its own buffer of appends
+        new = type(self)(self._backend, self._policy)
+        new.__dict__.update(self._pickle_state())
+        new._pickle_mode = None if mode == "r" else mode
+        return new
 
     @property
     def backend(self) -> Any:

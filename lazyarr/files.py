@@ -6,6 +6,23 @@ An array never holds an open HDF5 handle as its identity. It holds a
 by every FileRef of the same file in that process, and opened afresh after a
 ``fork`` (the parent's handle is dropped, never closed, in the child: closing
 it there could flush stale metadata into the parent's file).
+
+Forks are made safe in two steps: :data:`HDF5_LOCK` is taken around
+``os.fork`` (so no other thread is inside HDF5 when the child's copy of the
+library is made, and the child does not inherit a held lock), and the child
+forgets every inherited handle, including PyTables' registry entry, whose
+exit handler would otherwise close (and flush) the parent's file.
+
+A forked child that opens a file its parent had open at the fork gets, from
+HDF5, the parent's file as it was at the fork (HDF5 reuses an open file it
+finds in its own state): fork after writing and flushing (e.g. create a
+``multiprocessing.Pool`` once the data is written), or open the file read-only.
+A child forked while a file is open for writing should end with ``os._exit``
+(``multiprocessing`` workers do): HDF5's own exit handler closes every file
+still open in the process, the inherited one included.
+A spawned child cannot open a file another process has open for writing at
+all (HDF5's file lock) unless ``HDF5_USE_FILE_LOCKING=FALSE`` is set in its
+environment; the OSError says so.
 """
 
 from __future__ import annotations
@@ -71,6 +88,15 @@ def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
     except tables.HDF5ExtError as exc:
         lines = str(exc).strip().splitlines()
         reason = lines[0] if lines else type(exc).__name__
+        if "unable to lock file" in str(exc):
+            # The usual case: an array pickled from a store still open for
+            # writing in another process, unpickled in a spawned worker.
+            reason = (
+                "the file is locked by another process that has it open for writing "
+                "(HDF5 file locking); close or flush-and-reopen it read-only there "
+                "before sharing arrays, or set HDF5_USE_FILE_LOCKING=FALSE in the "
+                "environment of every process that reads it while it is written"
+            )
         raise OSError(f"cannot open {path!r} with mode {mode!r}: {reason}") from None
 
 
@@ -131,6 +157,47 @@ def _release(h: _Handle) -> None:
 
 def _fileref(path: str, mode: str, driver_kw: dict) -> "FileRef":
     return FileRef(path, mode, **driver_kw)
+
+
+# --------------------------------------------------------------------------
+# Fork safety
+# --------------------------------------------------------------------------
+def _before_fork() -> None:
+    # No thread may be inside HDF5 while the child's copy of it is made.
+    HDF5_LOCK.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    HDF5_LOCK.release()
+
+
+#: In a forked child, the ``tables.File`` objects inherited from the parent.
+#: Kept alive for good: PyTables closes an HDF5 file when its File object is
+#: garbage-collected, and a close in the child could flush the child's copy
+#: of the parent's metadata into the parent's file.
+_INHERITED: list[tables.File] = []
+
+
+def _after_fork_in_child() -> None:
+    # The forking thread is the only one left and owns the lock: release it.
+    HDF5_LOCK.release()
+    registry = getattr(tables.file, "_open_files", None)
+    for h in list(_HANDLES.values()):
+        _INHERITED.append(h.file)
+        # Forget, never close: the parent still uses this file. Out of
+        # PyTables' registry, its exit handler will not close it here, and
+        # an open in this process is not refused as "already opened".
+        if registry is not None:
+            try:
+                registry.remove(h.file)
+            except (KeyError, ValueError):  # pragma: no cover - not registered
+                pass
+    _HANDLES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 class FileRef:
@@ -237,8 +304,27 @@ class FileRef:
                     self._finalizer.detach()
             self._handle = self._finalizer = None
 
+    def with_mode(self, mode: str) -> "FileRef":
+        """A new, not yet opened FileRef of the same file and driver in ``mode``.
+
+        ``'w'`` is refused: a reference must never truncate the file.
+
+        Examples
+        --------
+        >>> import tempfile, os
+        >>> ref = FileRef(os.path.join(tempfile.mkdtemp(), "m.h5"), "w")
+        >>> ref.file.mode, ref.with_mode("r")  # doctest: +ELLIPSIS
+        ('w', <FileRef '...m.h5' mode='r'>)
+        >>> ref.close()
+        """
+        if mode not in ("r", "r+", "a"):
+            raise ValueError(f"mode must be 'r', 'r+' or 'a'; got {mode!r}")
+        return FileRef(self.path, mode, **self.driver_kw)
+
     def __reduce__(self):
-        return (_fileref, (self.path, self._mode, self.driver_kw))
+        # Never 'w': an unpickled reference must not truncate the file.
+        mode = "a" if self._mode == "w" else self._mode
+        return (_fileref, (self.path, mode, self.driver_kw))
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""

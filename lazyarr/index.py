@@ -238,6 +238,12 @@ def _normalize(key: Any, shape: tuple[int, ...]) -> NormalizedKey:
         raise _fail(key, shape, IndexError("an index can only have a single ellipsis ('...')"))
     if consumed > len(shape):
         raise _fail(key, shape, IndexError("too many indices for array"))
+    if sum(isinstance(c, (np.bool_, np.ndarray)) for c in parts) > 32:
+        # NumPy caps the number of advanced indices (64 in NumPy 2, 32
+        # before); 0-d booleans consume no axis, so only it can tell.
+        verdict = _fail(key, shape, None)  # type: ignore[arg-type]
+        if verdict is not None and not isinstance(verdict, _EmptyResult):
+            raise verdict
 
     # Second pass: resolve each component against its axes.
     comps: list[Component] = []

@@ -129,11 +129,9 @@ class RaggedArray(CachedArray):
         self._dirty_set: set | None = None
 
     def __reduce__(self):
-        # By reference: what is pickled is the file and node, so buffered
-        # items must be on disk first for the copy to see them.
-        if self._pending:
-            self.flush()
-        return (RaggedArray, (self._backend, self._policy))
+        # By reference (see CachedArray and pickle_as): buffered items are
+        # written first, so that the copy sees them.
+        return self._reduce_by_reference()
 
     # ------------------------------------------------------------ properties
 
@@ -370,6 +368,16 @@ class RaggedArray(CachedArray):
             self._dirty_set.discard(self)
         if not self._backend.readonly and not self._backend.fileref.closed:
             self._backend.flush()
+
+    # ------------------------------------------------- processes and Dask
+    def to_dask_bag(self, partition_size: int | None = None) -> Any:
+        """The items as a ``dask.bag.Bag`` for item-wise work (pickled by reference).
+
+        See :func:`lazyarr.dask_support.to_dask_bag` (needs ``pip install lazyarr[dask]``).
+        """
+        from lazyarr.dask_support import to_dask_bag
+
+        return to_dask_bag(self, partition_size)
 
 
 def _positions(key: Any, n: int) -> np.ndarray:

@@ -128,6 +128,10 @@ READ_CASES: list[Expect[Any, tuple[int, ...]] | ExpectFail[Any]] = [
     ExpectFail(slice(None, None, 0), ValueError, "zero-step"),
     ExpectFail(slice(0.5, 2), TypeError, "float-slice-bound"),
     ExpectFail([0, slice(None)], IndexError, "list-holding-slice"),
+    # 0-d booleans take no axis, but NumPy caps advanced indices at 64.
+    Expect((False,) * 40, (0, 3, 4, 5), "forty-0d-false"),
+    ExpectFail((False,) * 65, IndexError, "too-many-0d-false"),
+    ExpectFail((True,) * 65, IndexError, "too-many-0d-true"),
 ]
 
 WRITE_ONLY_CASES: list[tuple[str, Any, Any]] = [

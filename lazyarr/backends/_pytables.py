@@ -394,15 +394,43 @@ class PyTablesBackend(BackendBase):
         self._cached: tuple[Any, Any] | None = None
         self._shape_seen: tuple[Any, tuple[int, ...]] | None = None
         self._chunks: Any = False  # not looked up yet
+        self._verified = True
         with HDF5_LOCK:
             node = self._node()
             self._check_node(node)
             self._dtype = node_dtype(node)
-            self._swapped = self._dtype != node.atom.dtype
+            # PyTables reads give native byte order; the protocol the stored one.
+            self._swapped = not self._dtype.isnative
 
     # ----------------------------------------------------------- plumbing
     def __reduce__(self):
-        return (type(self), (self._ref, self._path))
+        # By reference, and opened on first use after unpickling.
+        return (_deferred, (type(self), self._ref, self._path, self._dtype))
+
+    def reference(self, mode: str | None = None) -> "PyTablesBackend":
+        """A backend for the same node that opens nothing until first used.
+
+        What a pickle of this backend becomes. With ``mode`` it reads through
+        a new (unopened) FileRef of the same file in that mode; the node is
+        checked, and its dtype compared with this one's, on first use.
+        """
+        ref = self._ref if mode is None else self._ref.with_mode(mode)
+        return _deferred(type(self), ref, self._path, self._dtype)
+
+    @property
+    def deferred(self) -> bool:
+        """True for a reference (an unpickled backend) not used yet: no file opened."""
+        return not self._verified
+
+    def _verify(self, node: tables.Leaf) -> None:
+        """First use of a deferred backend: the node must still be what was pickled."""
+        self._check_node(node)
+        if node_dtype(node) != self._dtype:
+            raise BackendError(
+                f"node {self._path!r} in {self._ref.path!r} now holds {node_dtype(node)}, "
+                f"not the {self._dtype} it held when this array was pickled"
+            )
+        self._verified = True
 
     @property
     def fileref(self) -> "FileRef":
@@ -420,7 +448,12 @@ class PyTablesBackend(BackendBase):
         if cached is not None and cached[0] is f and cached[1]._v_isopen:
             return cached[1]
         with HDF5_LOCK, quiet():
-            node = f.get_node(self._path)
+            try:
+                node = f.get_node(self._path)
+            except tables.NoSuchNodeError:
+                raise BackendError(f"no node {self._path!r} in {self._ref.path!r}") from None
+            if not self._verified:
+                self._verify(node)
         self._cached = (f, node)
         return node
 
@@ -542,6 +575,17 @@ class PyTablesBackend(BackendBase):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._ref.path!r}, {self._path!r})"
+
+
+def _deferred(cls: type, ref: "FileRef", path: str, dtype: np.dtype) -> PyTablesBackend:
+    """A ``cls`` backend of ``path`` in ``ref`` that touches no file until used."""
+    obj = cls.__new__(cls)
+    obj._ref, obj._path, obj._cached = ref, path, None
+    obj._dtype = np.dtype(dtype)
+    obj._swapped = not obj._dtype.isnative
+    obj._shape_seen, obj._chunks = None, False
+    obj._verified = False
+    return obj
 
 
 def set_kind_attrs(node: Any, kind: str) -> None:

@@ -83,3 +83,15 @@ class MemoryBackend(BackendBase):
 
     def describe(self) -> dict:
         return {"in_memory": True}
+
+    def __reduce__(self):
+        # The data itself (there is no file to refer to). The dtype travels
+        # separately: NumPy 2.4 unpickles a big-endian array as native order
+        # under pickle protocols < 5.
+        return (_restore, (self._a, self._a.dtype, self.readonly))
+
+
+def _restore(a: np.ndarray, dtype: np.dtype, readonly: bool) -> MemoryBackend:
+    if a.dtype != dtype:
+        a = a.astype(dtype)
+    return MemoryBackend(a, readonly=readonly)

@@ -130,6 +130,7 @@ class RaggedBackendBase(BackendBase):
             self._paths = {k: v for k, v in self._paths.items() if v is not None}
         self._external = data is not None
         self._cached: tuple[Any, dict[str, Any]] | None = None
+        self._verified = True
         self._reset()
         with HDF5_LOCK, quiet():
             nodes = self._nodes()
@@ -157,10 +158,37 @@ class RaggedBackendBase(BackendBase):
             self._meta = None
 
     def __reduce__(self):
-        if self._external:
-            kw = (self._paths["data"], self._paths["shapes"], self._paths.get("bounds"))
-            return (_rebuild_external, (type(self), self._ref, self._path) + kw)
-        return (type(self), (self._ref, self._path))
+        # By reference, and opened on first use after unpickling.
+        return (_deferred_ragged, self._reference_args(self._ref))
+
+    def _reference_args(self, ref: "FileRef") -> tuple:
+        return (type(self), ref, self._path, self._paths, self._dtype, self._item_ndim)
+
+    def reference(self, mode: str | None = None) -> "RaggedBackendBase":
+        """A backend for the same nodes that opens nothing until first used.
+
+        What a pickle of this backend becomes; with ``mode`` it reads through
+        a new (unopened) FileRef of the same file in that mode. The nodes
+        are checked, and the items validated, on first use.
+        """
+        ref = self._ref if mode is None else self._ref.with_mode(mode)
+        return _deferred_ragged(*self._reference_args(ref))
+
+    @property
+    def deferred(self) -> bool:
+        """True for a reference (an unpickled backend) not used yet: no file opened."""
+        return not self._verified
+
+    def _verify(self, nodes: dict[str, Any]) -> None:
+        """First use of a deferred backend: the nodes must still be what was pickled."""
+        self._check_nodes(nodes)
+        dt, nd = node_dtype(nodes["data"]), int(nodes["shapes"].shape[1])
+        if (dt, nd) != (self._dtype, self._item_ndim):
+            raise BackendError(
+                f"{self._where()} now holds {nd}-d items of {dt}, not the "
+                f"{self._item_ndim}-d items of {self._dtype} it held when it was pickled"
+            )
+        self._verified = True
 
     # ----------------------------------------------------------- plumbing
     def _nodes(self) -> dict[str, Any]:
@@ -175,6 +203,8 @@ class RaggedBackendBase(BackendBase):
                 raise BackendError(
                     f"ragged array {self._path!r} in {self._ref.path!r} is missing a node: {exc}"
                 ) from None
+            if not self._verified:
+                self._verify(nodes)
         self._cached = (f, nodes)
         return nodes
 
@@ -365,9 +395,17 @@ class RaggedBackendBase(BackendBase):
         return f"{type(self).__name__}({self._ref.path!r}, {self._path!r})"
 
 
-def _rebuild_external(cls: type, ref: "FileRef", path: str, data: str, shapes: str,
-                      bounds: str | None) -> RaggedBackendBase:
-    return cls(ref, path, data=data, shapes=shapes, bounds=bounds)
+def _deferred_ragged(cls: type, ref: "FileRef", path: str, paths: dict[str, str],
+                     dtype: np.dtype, item_ndim: int) -> RaggedBackendBase:
+    """A ``cls`` backend of the nodes ``paths`` that touches no file until used."""
+    obj = cls.__new__(cls)
+    obj._ref, obj._path, obj._paths = ref, path, dict(paths)
+    obj._external = set(paths.values()) != {f"{path}/{c}" for c in cls._columns}
+    obj._cached = None
+    obj._verified = False
+    obj._reset()
+    obj._dtype, obj._item_ndim = np.dtype(dtype), int(item_ndim)
+    return obj
 
 
 def make_group(ref: "FileRef", path: str, kind: str) -> Any:
