@@ -197,6 +197,28 @@ def _reduce(x: Any, name: str, axis: Any, *, dtype: Any = None, out: Any = None,
     return _finish(res.astype(rdtype, copy=False), out, axes, keepdims)
 
 
+#: Rows summed naively before a level of the tree: NumPy sums along axis 0
+#: row after row (pairwise summation only runs along contiguous memory), so
+#: a block of many rows is summed in groups of this many, group sums again.
+_GROUP = 64
+
+
+def _fsum(block: np.ndarray, axes: tuple[int, ...], dtype: Any = None) -> np.ndarray:
+    """``np.sum(block, axes, keepdims=True)``, summing floats along axis 0 as a tree."""
+    acc = np.result_type(block.dtype if dtype is None else dtype)
+    if 0 not in axes or len(block) <= _GROUP or acc.kind not in "fc":
+        return np.sum(block, axis=axes, dtype=dtype, keepdims=True)
+    rest = tuple(a for a in axes if a != 0)
+    p = np.sum(block, axis=rest, dtype=dtype, keepdims=True) if rest else block
+    while len(p) > _GROUP:
+        k = len(p) // _GROUP
+        head = p[: k * _GROUP].reshape((k, _GROUP) + p.shape[1:]).sum(axis=1, dtype=dtype)
+        if k * _GROUP < len(p):
+            head = np.concatenate([head, p[k * _GROUP :].sum(axis=0, dtype=dtype, keepdims=True)])
+        p = head
+    return np.sum(p, axis=0, dtype=dtype, keepdims=True)
+
+
 _MERGE = {"sum": np.add, "prod": np.multiply, "min": np.minimum, "max": np.maximum,
           "any": np.logical_or, "all": np.logical_and}
 
@@ -210,7 +232,10 @@ def _merged(x: Any, name: str, axes: tuple[int, ...], rows: int, extra: dict,
         kw = dict(extra)
         if start == 0 and initial is not _NOVALUE:
             kw["initial"] = initial  # once per result element, as NumPy does
-        tree.push(np.asarray(fn(block, axis=axes, keepdims=True, **kw)))
+        if name == "sum" and "initial" not in kw:
+            tree.push(_fsum(block, axes, kw.get("dtype")))
+        else:
+            tree.push(np.asarray(fn(block, axis=axes, keepdims=True, **kw)))
     return tree.result()
 
 
@@ -269,14 +294,14 @@ def _mean_tail(ret: Any, rcount: int, adt: np.dtype, dtype: Any, out: Any) -> An
 def _block_moments(block: np.ndarray, axes: tuple[int, ...], acc: Any) -> tuple:
     """(count, mean, sum of squared deviations) of one block, as NumPy's _var."""
     n = int(np.prod([block.shape[a] for a in axes], dtype=np.int64))
-    s = np.sum(block, axis=axes, dtype=acc, keepdims=True)
+    s = _fsum(block, axes, acc)
     mean = np.true_divide(s, n, out=s, casting="unsafe")
     dev = np.asarray(block - mean)
     if dev.dtype.kind == "c":
         sq = dev.real * dev.real + dev.imag * dev.imag
     else:
         sq = np.multiply(dev, dev, out=dev)
-    return n, mean, np.sum(sq, axis=axes, dtype=acc, keepdims=True)
+    return n, mean, _fsum(sq, axes, acc)
 
 
 def _chan(a: tuple, b: tuple) -> tuple:

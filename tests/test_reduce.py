@@ -269,3 +269,69 @@ def test_bad_arguments_raise_before_reading(monkeypatch):
                       (lambda: x.sum(block_bytes=0), ValueError)]:
         with pytest.raises(exc):
             call()
+
+
+# ------------------------------------------------------- memory, measured
+_CHILD = r"""
+import sys, numpy as np, lazyarr as la
+
+def status(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+
+x = la.open_array(sys.argv[1])
+x[:1]
+try:  # reset the peak so that import-time allocations do not count
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = status("VmHWM")
+except OSError:
+    base = status("VmRSS")
+res = [x.mean(axis=0), x.std(axis=0), x.mean(), x.std()]
+print(status("VmHWM") - base)
+for r in res:
+    print(np.asarray(r, dtype=np.float64).ravel().tolist())
+"""
+
+_ROWS, _COLS = 8_400_000, 32  # float32: 1.08 GB
+
+
+def test_memory_of_mean_and_std_over_a_gigabyte(tmp_path):
+    """Peak RSS growth of mean/std (axis 0 and all axes) stays under the budget + 200 MB."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.h5"
+    # Column j holds j + (i % 1000) / 1000, so every answer is known exactly.
+    pattern = (np.arange(1000, dtype=np.float64)[:, None] / 1000 + np.arange(_COLS)).astype(np.float32)
+    with la.open(path, "w") as store:
+        x = store.create_array("data", shape=(_ROWS, _COLS), dtype=np.float32, backend="plain")
+        slab = np.tile(pattern, (200, 1))
+        for start in range(0, _ROWS, len(slab)):
+            x[start : start + len(slab)] = slab
+    assert path.stat().st_size >= 10**9
+    env = {"PYTHONPATH": str(__import__("pathlib").Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True,
+                         env=env, check=True).stdout.split("\n")
+    growth = int(out[0])
+    assert growth < lr.DEFAULT_BLOCK_BYTES + 200 * 2**20, f"peak RSS grew by {growth / 2**20:.0f} MB"
+    mean0, std0, mean_all, std_all = (np.array(eval(line)) for line in out[1:5])
+    p = pattern.astype(np.float64)
+    np.testing.assert_allclose(mean0, p.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(std0, p.std(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(mean_all, p.mean(), rtol=1e-6)
+    np.testing.assert_allclose(std_all, p.std(), rtol=1e-5)
+
+
+@given(n=st.integers(1, 700), m=st.integers(1, 3), dtype=st.sampled_from(_FLOAT + [np.dtype("i2")]),
+       name=st.sampled_from(ROUNDED), axis=st.sampled_from([0, None, (0, 1), 1]),
+       bb=st.sampled_from([64, 1000, 4000]), seed=st.integers(0, 3))
+def test_long_blocks_are_summed_as_trees(n, m, dtype, name, axis, bb, seed):
+    """Blocks of hundreds of rows: the grouped axis-0 sums of :func:`lazyarr.reduce._fsum`."""
+    a = (np.random.default_rng(seed).standard_normal((n, m)) * 100).astype(dtype)
+    x = _lazy(a)
+    kw = {"axis": axis}
+    _close(lambda: getattr(x, name)(block_bytes=bb, **kw), lambda: getattr(a, name)(**kw),
+           name, a, kw, f"{name}(axis={axis}) of {dtype}{a.shape}")
