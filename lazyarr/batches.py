@@ -100,7 +100,7 @@ def iter_batches(x: Any, batch_size: int, *, shuffle: bool = False, seed: Any = 
     if not x.shape:
         raise TypeError("iteration over a 0-d array")
     rng = np.random.default_rng(seed) if shuffle else None
-    wins = _windows(x.shape[0], rows_per_block(x, window_bytes), shuffle, rng)
+    wins = _windows(x.shape[0], rows_per_block(x, window_bytes, fast=False), shuffle, rng)
     return _batches(wins, lambda a, b: x[a:b], lambda blk, p: blk[p],
                     lambda parts: parts[0] if len(parts) == 1 else np.concatenate(parts),
                     batch_size, drop_last, rng)

@@ -34,6 +34,7 @@ np.float32(3.6055512)
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,15 +48,23 @@ __all__ = ["DEFAULT_BLOCK_BYTES", "ReductionsMixin", "row_blocks", "rows_per_blo
 #: per call with ``block_bytes=``.
 DEFAULT_BLOCK_BYTES = 64 * 2**20
 
+#: Blocks are no bigger than this even when the budget allows: a buffer this
+#: size is reused by the allocator from one block to the next, a bigger one
+#: is mapped and page-faulted afresh each time (glibc maps anything past 32 MB),
+#: which costs as much as the reduction itself.
+FAST_BLOCK_BYTES = 8 * 2**20
+
 _NOVALUE: Any = np._NoValue  # NumPy's own "argument not given" marker
 
 
-def rows_per_block(x: Any, block_bytes: int | None = None, temp_itemsize: int = 0) -> int:
+def rows_per_block(x: Any, block_bytes: int | None = None, temp_itemsize: int = 0,
+                   fast: bool = True) -> int:
     """Rows of ``x`` per block: whole storage chunks, within ``block_bytes``.
 
     ``temp_itemsize`` counts the bytes per element of temporaries the caller
     makes from a block (a float64 deviation, say). A block is never less than
-    one row.
+    one row. With ``fast``, blocks stop at :data:`FAST_BLOCK_BYTES` (or one
+    chunk, if bigger) even when the budget is larger.
 
     Examples
     --------
@@ -69,19 +78,40 @@ def rows_per_block(x: Any, block_bytes: int | None = None, temp_itemsize: int = 
         raise ValueError(f"block_bytes must be positive, got {budget}")
     shape = x.shape
     per_row = int(np.prod(shape[1:], dtype=np.int64)) * (x.dtype.itemsize + temp_itemsize)
-    rows = max(1, budget // max(1, per_row))
+    rows = max(1, (min(budget, FAST_BLOCK_BYTES) if fast else budget) // max(1, per_row))
     chunks = getattr(x, "chunks", None)
-    if chunks and rows >= chunks[0]:
+    if chunks:
         # Whole chunks per block: no chunk is decompressed twice.
-        rows = rows // chunks[0] * chunks[0]
+        if rows >= chunks[0]:
+            rows = rows // chunks[0] * chunks[0]
+        elif budget // max(1, per_row) >= chunks[0]:
+            rows = chunks[0]
     return rows
 
 
-def row_blocks(x: Any, rows: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(start, x[start:start + rows])`` over axis 0 of ``x``."""
+def row_blocks(x: Any, rows: int, prefetch: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start, x[start:start + rows])`` over axis 0 of ``x``.
+
+    With ``prefetch``, the next block is read in a background thread while the
+    caller works on this one (HDF5 reads release the GIL), so reading and
+    reducing overlap; at most two blocks are held.
+    """
     n = x.shape[0]
-    for start in range(0, n, rows):
-        yield start, x[start : min(n, start + rows)]
+    starts = range(0, n, rows)
+    if not prefetch or len(starts) < 2:
+        for start in starts:
+            yield start, x[start : min(n, start + rows)]
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="lazyarr-prefetch") as pool:
+        nxt = pool.submit(x.__getitem__, slice(0, min(n, rows)))
+        for i, start in enumerate(starts):
+            block = nxt.result()
+            nxt = None
+            if i + 1 < len(starts):
+                s2 = starts[i + 1]
+                nxt = pool.submit(x.__getitem__, slice(s2, min(n, s2 + rows)))
+            yield start, block
+            del block
 
 
 class _Pairwise:

@@ -89,8 +89,8 @@ def _scale(a: np.ndarray) -> float:
 
 def _tolerance(name: str, a: np.ndarray, ref: np.ndarray, kw: dict) -> tuple[float, float]:
     """(rtol, atol) for a result: the rounding error of summing ``a.size`` terms."""
-    eps = max(np.finfo(ref.dtype).eps if ref.dtype.kind in "fc" else 0.0,
-              np.finfo(np.float16).eps if a.dtype == np.float16 else 0.0)
+    eps = float(max(np.finfo(ref.dtype).eps if ref.dtype.kind in "fc" else 0.0,
+                    np.finfo(np.float16).eps if a.dtype == np.float16 else 0.0))
     n = max(a.size, 1)
     scale = _scale(a)
     if name == "var":
