@@ -63,29 +63,33 @@ def rows_per_block(x: Any, block_bytes: int | None = None, temp_itemsize: int = 
 
     ``temp_itemsize`` counts the bytes per element of temporaries the caller
     makes from a block (a float64 deviation, say). A block is never less than
-    one row. With ``fast``, blocks stop at :data:`FAST_BLOCK_BYTES` (or one
-    chunk, if bigger) even when the budget is larger.
+    one row. With ``fast`` (what reductions use), two blocks share the budget
+    -- one is reduced while the next is read -- and a block stops at
+    :data:`FAST_BLOCK_BYTES` (or one chunk, if bigger) even when the budget
+    is larger.
 
     Examples
     --------
     >>> import numpy as np, lazyarr as la
     >>> x = la.LazyArray(la.backends.MemoryBackend(np.zeros((100, 4))))
-    >>> rows_per_block(x, 256)
-    8
+    >>> rows_per_block(x, 512), rows_per_block(x, 512, fast=False)
+    (8, 16)
     """
     budget = DEFAULT_BLOCK_BYTES if block_bytes is None else int(block_bytes)
     if budget <= 0:
         raise ValueError(f"block_bytes must be positive, got {budget}")
     shape = x.shape
     per_row = int(np.prod(shape[1:], dtype=np.int64)) * (x.dtype.itemsize + temp_itemsize)
-    rows = max(1, (min(budget, FAST_BLOCK_BYTES) if fast else budget) // max(1, per_row))
+    per_row = max(1, per_row)
+    full = budget // 2 if fast else budget
+    rows = max(1, (min(full, FAST_BLOCK_BYTES) if fast else full) // per_row)
     chunks = getattr(x, "chunks", None)
     if chunks:
         # Whole chunks per block: no chunk is decompressed twice.
         if rows >= chunks[0]:
             rows = rows // chunks[0] * chunks[0]
-        elif budget // max(1, per_row) >= chunks[0]:
-            rows = chunks[0]
+        elif full // per_row >= chunks[0]:
+            rows = chunks[0]  # a chunk past FAST_BLOCK_BYTES, still within budget
     return rows
 
 

@@ -324,10 +324,9 @@ class LazyView(LazyArray):
     """
 
     def __init__(self, base: LazyArray, m: ViewMap) -> None:
-        # Not LazyArray.__init__: the view reads through the base's bound cache.
-        self._backend = base._backend
-        self._policy = base._policy
-        self._cache = base._cache
+        # Not LazyArray.__init__, which would bind a new cache: the view shares
+        # the base's state (backend, policy, bound cache, whatever else).
+        self.__dict__.update(base.__dict__)
         self._base = base
         self._map = m
         if m.empty:

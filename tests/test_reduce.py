@@ -251,7 +251,7 @@ def test_reductions_on_files(tmp_path, backend):
                     continue
                 _close(lambda: getattr(x, name)(block_bytes=500, **kw),
                        lambda: getattr(a, name)(**kw), name, a, kw, f"{backend} {name}{kw}")
-        blocks = [len(b) for _, b in lr.row_blocks(x, lr.rows_per_block(x, 1000))]
+        blocks = [len(b) for _, b in lr.row_blocks(x, lr.rows_per_block(x, 2000))]
         if backend == "compressed":
             assert set(blocks[:-1]) == {48}  # whole chunks of 16 rows
 
