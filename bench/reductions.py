@@ -13,7 +13,9 @@ end), then runs each of these in a fresh subprocess:
 For each it reports the minimum and median seconds over ``--repeats`` runs,
 GB/s, throughput as a fraction of ``read`` (goal >= 0.8) and the peak RSS
 growth of the subprocess (VmHWM after the call minus before, with the peak
-reset by ``/proc/self/clear_refs`` after imports).
+reset by ``/proc/self/clear_refs`` after imports). Last, the error of the
+float32 ``mean()`` of the whole array, lazyarr's and NumPy's, against a
+float64 mean.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ def child(op: str, path: str, repeats: int) -> None:
     from lazyarr.reduce import row_blocks, rows_per_block
 
     x = la.open_array(path)
+    if op == "accuracy":
+        exact = float(x.mean(dtype=np.float64))
+        errors = {"lazyarr": float(x.mean()) - exact, "numpy": float(np.asarray(x).mean()) - exact}
+        print(json.dumps({"exact": exact, **errors}))
+        return
     x[:1]
     code = compile(OPS[op], op, "exec")
     env = {"x": x, "np": np, "row_blocks": row_blocks, "rows_per_block": rows_per_block}
@@ -110,6 +117,13 @@ def main(argv: list[str] | None = None) -> None:
             base = base or gbs
             print(f"{op:24s} {r['min']:7.3f} {r['median']:9.3f} {gbs:6.2f} {gbs / base:8.2f} "
                   f"{r['peak'] / 2**20:8.0f}")
+        out = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", "accuracy", str(path), "1"],
+            capture_output=True, text=True, check=True, env={"PYTHONPATH": str(root)},
+        ).stdout
+        r = json.loads(out)
+        print(f"float32 mean of {nbytes // 4:.2e} elements: exact {r['exact']:.9g}, error "
+              f"lazyarr {r['lazyarr']:+.3g}, NumPy {r['numpy']:+.3g}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
