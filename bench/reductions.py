@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> None:
         nbytes = make(path, args.mb)
         root = Path(__file__).resolve().parents[1]
         print(f"plain float32 array ({nbytes / 1e9:.2f} GB), {args.repeats} repeats, "
-              f"block budget {64} MB; peak RSS growth in a fresh process")
-        print(f"{'operation':24s} {'min s':>7s} {'median s':>9s} {'GB/s':>6s} {'vs read':>8s} {'peak MB':>8s}")
+              f"block budget 64 MB; peak RSS growth in a fresh process")
+        cols = ("min s", 7), ("median s", 9), ("GB/s", 6), ("vs read", 8), ("peak MB", 8)
+        print(f"{'operation':24s} " + " ".join(f"{c:>{w}s}" for c, w in cols))
         base = None
         for op in OPS:
             out = subprocess.run(

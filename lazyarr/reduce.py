@@ -380,64 +380,75 @@ def _var_across(x: Any, name: str, axes: tuple[int, ...], dtype: Any, out: Any,
 
 class ReductionsMixin:
     """NumPy's reduction methods for an array object with ``shape``, ``dtype``
-    and ``x[start:stop]`` row reads; each accepts ``block_bytes=``."""
+    and ``x[start:stop]`` row reads; each also accepts ``block_bytes=``.
 
-    def sum(self, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE,
-            where=True, *, block_bytes=None):
+    ``where=`` other than True raises TypeError (use ``np.asarray(x)``).
+    """
+
+    def sum(self, axis: Any = None, dtype: Any = None, out: np.ndarray | None = None,
+            keepdims: Any = False, initial: Any = _NOVALUE, where: Any = True, *,
+            block_bytes: int | None = None) -> Any:
         """Sum of elements, as ``numpy.sum``; read in bounded blocks."""
         return _reduce(self, "sum", axis, dtype=dtype, out=out, keepdims=keepdims,
                        initial=initial, where=where, block_bytes=block_bytes)
 
-    def prod(self, axis=None, dtype=None, out=None, keepdims=False, initial=_NOVALUE,
-             where=True, *, block_bytes=None):
+    def prod(self, axis: Any = None, dtype: Any = None, out: np.ndarray | None = None,
+             keepdims: Any = False, initial: Any = _NOVALUE, where: Any = True, *,
+             block_bytes: int | None = None) -> Any:
         """Product of elements, as ``numpy.prod``; read in bounded blocks."""
         return _reduce(self, "prod", axis, dtype=dtype, out=out, keepdims=keepdims,
                        initial=initial, where=where, block_bytes=block_bytes)
 
-    def min(self, axis=None, out=None, keepdims=False, initial=_NOVALUE, where=True, *,
-            block_bytes=None):
+    def min(self, axis: Any = None, out: np.ndarray | None = None, keepdims: Any = False,
+            initial: Any = _NOVALUE, where: Any = True, *, block_bytes: int | None = None) -> Any:
         """Minimum, as ``numpy.min`` (NaN propagates); read in bounded blocks."""
         return _reduce(self, "min", axis, out=out, keepdims=keepdims, initial=initial,
                        where=where, block_bytes=block_bytes)
 
-    def max(self, axis=None, out=None, keepdims=False, initial=_NOVALUE, where=True, *,
-            block_bytes=None):
+    def max(self, axis: Any = None, out: np.ndarray | None = None, keepdims: Any = False,
+            initial: Any = _NOVALUE, where: Any = True, *, block_bytes: int | None = None) -> Any:
         """Maximum, as ``numpy.max`` (NaN propagates); read in bounded blocks."""
         return _reduce(self, "max", axis, out=out, keepdims=keepdims, initial=initial,
                        where=where, block_bytes=block_bytes)
 
-    def any(self, axis=None, out=None, keepdims=False, *, where=True, block_bytes=None):
+    def any(self, axis: Any = None, out: np.ndarray | None = None, keepdims: Any = False, *,
+            where: Any = True, block_bytes: int | None = None) -> Any:
         """Whether any element is true, as ``numpy.any``."""
         return _reduce(self, "any", axis, out=out, keepdims=keepdims, where=where,
                        block_bytes=block_bytes)
 
-    def all(self, axis=None, out=None, keepdims=False, *, where=True, block_bytes=None):
+    def all(self, axis: Any = None, out: np.ndarray | None = None, keepdims: Any = False, *,
+            where: Any = True, block_bytes: int | None = None) -> Any:
         """Whether all elements are true, as ``numpy.all``."""
         return _reduce(self, "all", axis, out=out, keepdims=keepdims, where=where,
                        block_bytes=block_bytes)
 
-    def mean(self, axis=None, dtype=None, out=None, keepdims=False, *, where=True,
-             block_bytes=None):
+    def mean(self, axis: Any = None, dtype: Any = None, out: np.ndarray | None = None,
+             keepdims: Any = False, *, where: Any = True, block_bytes: int | None = None) -> Any:
         """Arithmetic mean, as ``numpy.mean`` (pairwise-merged block sums)."""
         return _reduce(self, "mean", axis, dtype=dtype, out=out, keepdims=keepdims,
                        where=where, block_bytes=block_bytes)
 
-    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
-            mean=_NOVALUE, correction=_NOVALUE, block_bytes=None):
+    def var(self, axis: Any = None, dtype: Any = None, out: np.ndarray | None = None,
+            ddof: Any = 0, keepdims: Any = False, *, where: Any = True, mean: Any = _NOVALUE,
+            correction: Any = _NOVALUE, block_bytes: int | None = None) -> Any:
         """Variance, as ``numpy.var`` (one pass, Chan's merge of block moments)."""
         return _reduce(self, "var", axis, dtype=dtype, out=out, keepdims=keepdims, ddof=ddof,
                        where=where, mean=mean, correction=correction, block_bytes=block_bytes)
 
-    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
-            mean=_NOVALUE, correction=_NOVALUE, block_bytes=None):
+    def std(self, axis: Any = None, dtype: Any = None, out: np.ndarray | None = None,
+            ddof: Any = 0, keepdims: Any = False, *, where: Any = True, mean: Any = _NOVALUE,
+            correction: Any = _NOVALUE, block_bytes: int | None = None) -> Any:
         """Standard deviation, as ``numpy.std`` (one pass, Chan's merge)."""
         return _reduce(self, "std", axis, dtype=dtype, out=out, keepdims=keepdims, ddof=ddof,
                        where=where, mean=mean, correction=correction, block_bytes=block_bytes)
 
-    def argmin(self, axis=None, out=None, *, keepdims=False, block_bytes=None):
+    def argmin(self, axis: Any = None, out: np.ndarray | None = None, *, keepdims: Any = False,
+               block_bytes: int | None = None) -> Any:
         """Index of the first minimum, as ``numpy.argmin``."""
         return _reduce(self, "argmin", axis, out=out, keepdims=keepdims, block_bytes=block_bytes)
 
-    def argmax(self, axis=None, out=None, *, keepdims=False, block_bytes=None):
+    def argmax(self, axis: Any = None, out: np.ndarray | None = None, *, keepdims: Any = False,
+               block_bytes: int | None = None) -> Any:
         """Index of the first maximum, as ``numpy.argmax``."""
         return _reduce(self, "argmax", axis, out=out, keepdims=keepdims, block_bytes=block_bytes)
