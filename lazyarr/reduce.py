@@ -312,12 +312,11 @@ def _arg_across(x: Any, name: str, axis: Any, rows: int, kshape: tuple[int, ...]
 def _mean_tail(ret: Any, rcount: int, adt: np.dtype, dtype: Any, out: Any) -> Any:
     # The tail of numpy/_core/_methods.py::_mean, so results and warnings match.
     is_float16_result = dtype is None and adt == np.float16
+    rcount = np.intp(rcount)
     if isinstance(ret, np.ndarray):
         ret = np.true_divide(ret, rcount, out=ret, casting="unsafe", subok=False)
         if is_float16_result and out is None:
             ret = adt.type(ret)
-        elif hasattr(ret, "dtype"):
-            ret = ret.dtype.type(ret)
     elif hasattr(ret, "dtype"):
         ret = adt.type(ret / rcount) if is_float16_result else ret.dtype.type(ret / rcount)
     else:
