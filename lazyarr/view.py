@@ -387,7 +387,9 @@ class LazyView(LazyArray):
     def _iter_rows(self) -> Iterator[Any]:
         from lazyarr.reduce import row_blocks, rows_per_block
 
-        for _, block in row_blocks(self, rows_per_block(self, 4 * 2**20)):
+        # No prefetch thread: between rows the caller may read the same
+        # storage, and cache policies are not meant for two threads at once.
+        for _, block in row_blocks(self, rows_per_block(self, 4 * 2**20), prefetch=False):
             yield from block
 
     def append(self, rows: Any) -> None:
