@@ -12,6 +12,7 @@ array([[11,  9],
 
 from lazyarr import backends
 from lazyarr.array import LazyArray
+from lazyarr.batches import pad
 from lazyarr.cache import InMemory, NoCache, SwapWindow
 from lazyarr.errors import (
     BackendError,
@@ -25,6 +26,7 @@ from lazyarr.store import Store, open, open_array
 
 __all__ = [
     "LazyArray",
+    "pad",
     "InMemory",
     "NoCache",
     "SwapWindow",

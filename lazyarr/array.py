@@ -26,7 +26,9 @@ from lazyarr.backends.base import Selection, selection_shape
 from lazyarr.cache import CachedArray, CachePolicy
 from lazyarr.errors import ReadOnlyError
 from lazyarr.index import normalize
+from lazyarr.numpy_api import NumpyOperatorsMixin
 from lazyarr.plan import ReadPlan, plan_read
+from lazyarr.reduce import ReductionsMixin
 
 __all__ = ["LazyArray"]
 
@@ -34,7 +36,7 @@ __all__ = ["LazyArray"]
 _ITER_BLOCK_BYTES = 4 * 2**20
 
 
-class LazyArray(CachedArray):
+class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
     """An array on storage that indexes exactly like a NumPy array.
 
     Parameters
@@ -189,6 +191,22 @@ class LazyArray(CachedArray):
             stop = min(n, start + step)
             sel = (slice(start, stop, 1),) + tuple(slice(0, m, 1) for m in shape[1:])
             yield from self._cache.read(sel)
+
+    # ------------------------------------------- views and batches (view.py, batches.py)
+    @property
+    def lazy(self) -> Any:
+        """Index this to get a view that reads nothing yet: ``x.lazy[key]``."""
+        from lazyarr.view import _Indexer
+
+        return _Indexer(self)
+
+    def iter_batches(self, batch_size: int, *, shuffle: bool = False, seed: Any = None,
+                     drop_last: bool = False, window_bytes: int | None = None) -> Iterator[np.ndarray]:
+        """Rows in batches (see :func:`lazyarr.batches.iter_batches`)."""
+        from lazyarr.batches import iter_batches
+
+        return iter_batches(self, batch_size, shuffle=shuffle, seed=seed,
+                            drop_last=drop_last, window_bytes=window_bytes)
 
     # ---------------------------------------------------------------- writes
     def _check_writable(self) -> None:

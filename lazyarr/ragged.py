@@ -240,6 +240,14 @@ class RaggedArray(CachedArray):
         for a in range(0, n, step):
             yield from self._read_sorted(np.arange(a, min(n, a + step), dtype=np.int64))
 
+    def iter_batches(self, batch_size: int, *, shuffle: bool = False, seed: Any = None,
+                     drop_last: bool = False, window_bytes: int | None = None) -> Iterator[list]:
+        """Items in batches (lists); see :func:`lazyarr.batches.iter_item_batches`."""
+        from lazyarr.batches import iter_item_batches
+
+        return iter_item_batches(self, batch_size, shuffle=shuffle, seed=seed,
+                                 drop_last=drop_last, window_bytes=window_bytes)
+
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """The items as a 1-d object array (``np.asarray(r)``).
 

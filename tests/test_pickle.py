@@ -204,3 +204,20 @@ def test_locked_file_error_names_the_way_out(tmp_path):
         s.close()
     assert done.returncode != 0
     assert b"HDF5_USE_FILE_LOCKING" in done.stderr and b"OSError" in done.stderr
+
+
+def test_views_pickle_by_reference(tmp_path):
+    a = np.arange(2**20 * 4, dtype="f8").reshape(2**20, 4)
+    path = tmp_path / "v.h5"
+    with la.open(path, "w") as s:
+        s.create_array("x", a, backend="plain")
+    with la.open(path) as s:
+        x = s["x"]
+        v = x.lazy[::-3, [2, 0, 2]].lazy[10:20]
+        data = pickle.dumps(v)
+        assert len(data) < 1000  # a reference, not 8 MB of data
+        w = pickle.loads(data)
+        assert w.shape == v.shape
+        np.testing.assert_array_equal(w[...], a[::-3, [2, 0, 2]][10:20])
+        np.testing.assert_array_equal(w.lazy[::2, 1][...], a[::-3, [2, 0, 2]][10:20][::2, 1])
+        assert pickle.loads(pickle.dumps(v.pickle_as("r+")))._base.backend.fileref.mode == "r+"
