@@ -141,9 +141,8 @@ def test_compressed_backend_conforms(store: Any) -> None:
 def test_h5py_backend_conforms(h5file: Any, cache: Any) -> None:
     report = check_backend(H5pyFactory(h5file), cache=cache, max_examples=FILE_EXAMPLES)
     # h5py datasets do not pickle: that check has nothing to do.
-    assert {k: v for k, v in report.items() if k != "pickle"} == {
-        name: "passed" for name in CHECKS if name != "pickle"
-    }
+    assert report.pop("pickle").startswith("skipped: the arrays do not pickle (TypeError")
+    assert report == {name: "passed" for name in CHECKS if name != "pickle"}
 
 
 def test_h5py_contiguous_dataset_conforms(h5file: Any) -> None:

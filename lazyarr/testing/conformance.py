@@ -153,6 +153,8 @@ class _Context:
         self.cache = cache
         self.writable = writable
         self.extendable = extendable
+        self.pickled = False
+        self.unpicklable = ""
 
     def array(self, data: st.DataObject, t: _Trace, min_ndim: int = 0) -> np.ndarray:
         shapes = self.shapes
@@ -327,8 +329,10 @@ def _check_pickle(ctx: _Context, data: st.DataObject, t: _Trace) -> None:
     x = ctx.make(a, t)
     try:
         blob = pickle.dumps(x)
-    except Exception:  # noqa: BLE001 - any refusal means "does not pickle": nothing to check
+    except Exception as exc:  # noqa: BLE001 - any refusal means "does not pickle"
+        ctx.unpicklable = f"{type(exc).__name__}: {exc}"
         return
+    ctx.pickled = True
     t.add("import pickle")
     t.add("y = pickle.loads(pickle.dumps(x))")
     y = pickle.loads(blob)
@@ -445,7 +449,8 @@ def check_backend(
         Appends along axis 0 interleaved with reads and writes.
     ``pickle``
         When ``pickle.dumps(x)`` succeeds, the unpickled copy must read the
-        same data; a backend that refuses to pickle skips this check.
+        same data; a backend that refuses to pickle skips this check (the
+        report says why).
 
     Each check runs ``max_examples`` examples (``pickle`` a tenth of them).
     The first failing check raises :class:`ConformanceError` (an
@@ -552,4 +557,6 @@ def check_backend(
             continue
         _run_check(name, ctx, run_settings)
         report[name] = "passed"
+        if name == "pickle" and not ctx.pickled:
+            report[name] = f"skipped: the arrays do not pickle ({ctx.unpicklable})"
     return report
