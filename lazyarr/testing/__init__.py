@@ -46,6 +46,11 @@ In a property test, draw an array and a key for it together:
 >>> test_read()
 """
 
+try:
+    import hypothesis  # noqa: F401
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("lazyarr.testing needs hypothesis: pip install lazyarr[testing]") from e
+
 from lazyarr.testing.conformance import CHECKS, ConformanceError, check_backend
 from lazyarr.testing.oracle import assert_same_as_numpy, assert_same_outcome, assert_same_write
 from lazyarr.testing.strategies import (
