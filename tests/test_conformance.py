@@ -272,3 +272,18 @@ def test_check_backend_readonly_needs_writable_false() -> None:
 def test_check_backend_rejects_unknown_check() -> None:
     with pytest.raises(ValueError, match="unknown checks"):
         check_backend(MemoryBackend, checks=["reed"])
+
+
+def test_every_failing_check_is_reported() -> None:
+    """A backend broken in two ways fails two checks, each with its reproduction."""
+
+    class StaleAndShort(StaleRows):
+        def append(self, rows: np.ndarray) -> None:
+            super().append(rows[:-1] if len(rows) else rows)
+
+    with pytest.raises(ConformanceError) as info:
+        check_backend(StaleAndShort, checks=["read", "write", "append"], max_examples=100, **SMALL)
+    err = info.value
+    assert [f.check for f in err.failures] == ["write", "append"]
+    assert "2 checks failed ('write', 'append')" in str(err)
+    assert str(err).count("Minimal reproduction") == 2

@@ -64,11 +64,13 @@ def _multi_array_plan(sel: Selection, itemsize: int) -> tuple[str, int]:
 
     Examples
     --------
-    Two short lists far apart: looping reads 2 rows instead of 1,000.
+    Two short lists far apart on two long axes: a slab would read
+    2 x 10,000 x 8 elements, one call per index of the second list
+    2 x (2 x 1 x 8).
 
-    >>> sel = (np.array([0, 999]), np.array([1, 3]), slice(0, 1000, 1))
+    >>> sel = (np.array([0, 99_999]), np.array([0, 9_999]), slice(0, 8, 1))
     >>> _multi_array_plan(sel, 8)
-    ('loop', 0)
+    ('loop', 1)
 
     Dense lists: one slab.
 
@@ -117,7 +119,7 @@ class H5pyBackend(BackendBase):
            [ 3,  2,  1,  0],
            [11, 10,  9,  8]])
     >>> x[[0, 2], [3, 0]]           # two index arrays: points, as in NumPy
-    array([ 3,  8])
+    array([3, 8])
     >>> x.append(np.ones((1, 4), dtype=x.dtype)); len(x), d.shape
     (4, (4, 4))
     >>> f.close()
@@ -161,7 +163,8 @@ class H5pyBackend(BackendBase):
         return self._dtype
 
     def describe(self) -> dict:
-        return {"file": self._d.file.filename, "name": self._d.name}
+        with HDF5_LOCK:
+            return {"file": self._d.file.filename, "name": self._d.name}
 
     # ----------------------------------------------------------------- reads
     def read(self, sel: Selection) -> np.ndarray:

@@ -39,15 +39,18 @@ class ConformanceError(AssertionError):
     Attributes
     ----------
     check : str
-        The failing check (one of :data:`CHECKS`).
+        The (first) failing check (one of :data:`CHECKS`).
     reproduction : str
-        Python code that replays the minimal failing example.
+        Python code that replays its minimal failing example.
+    failures : list of ConformanceError
+        One per failing check, when several failed.
     """
 
     def __init__(self, message: str, check: str, reproduction: str) -> None:
         super().__init__(message)
         self.check = check
         self.reproduction = reproduction
+        self.failures: list[ConformanceError] = [self]
 
 
 # --------------------------------------------------------------------------
@@ -452,9 +455,10 @@ def check_backend(
         same data; a backend that refuses to pickle skips this check (the
         report says why).
 
-    Each check runs ``max_examples`` examples (``pickle`` a tenth of them).
-    The first failing check raises :class:`ConformanceError` (an
-    AssertionError) after hypothesis shrinks it to a minimal example.
+    Each check runs ``max_examples`` examples (``pickle`` a tenth of them);
+    hypothesis shrinks a failure to a minimal example. Every check runs even
+    when an earlier one failed, then one :class:`ConformanceError` (an
+    AssertionError) reports every failing check.
 
     Parameters
     ----------
@@ -527,6 +531,7 @@ def check_backend(
     if unknown:
         raise ValueError(f"unknown checks {unknown}; valid: {list(CHECKS)}")
     report: dict[str, str] = {}
+    failures: list[ConformanceError] = []
     for name in CHECKS:
         if name not in names:
             continue
@@ -555,8 +560,26 @@ def check_backend(
         if name == "append" and extendable is None and not _probe_extendable(ctx):
             report[name] = "skipped: backend.extendable is False"
             continue
-        _run_check(name, ctx, run_settings)
+        try:
+            _run_check(name, ctx, run_settings)
+        except ConformanceError as err:
+            # Keep going: the report lists every failing check.
+            failures.append(err)
+            report[name] = "failed"
+            continue
         report[name] = "passed"
         if name == "pickle" and not ctx.pickled:
             report[name] = f"skipped: the arrays do not pickle ({ctx.unpicklable})"
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        first = failures[0]
+        names = ", ".join(repr(f.check) for f in failures)
+        err = ConformanceError(
+            f"{len(failures)} checks failed ({names}); each with its own reproduction:\n\n"
+            + "\n\n".join(str(f) for f in failures),
+            first.check, first.reproduction,
+        )
+        err.failures = failures
+        raise err from first
     return report
