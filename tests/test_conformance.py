@@ -81,7 +81,11 @@ class H5pyFactory:
 
 
 def zarr_factory(a: np.ndarray) -> Any:
-    z = zarr.create_array(store={}, shape=a.shape, dtype=a.dtype, chunks=small_chunks(a.shape))
+    # write_empty_chunks: zarr 3.1 skips a complex chunk that compares equal
+    # to the fill value, so a chunk of -0j would read back as +0j (found by
+    # this suite; zarr's own z[...] = a; z[...] does the same).
+    z = zarr.create_array(store={}, shape=a.shape, dtype=a.dtype, chunks=small_chunks(a.shape),
+                          config={"write_empty_chunks": True})
     z[...] = a
     return la.backends.ZarrBackend(z)
 
@@ -152,10 +156,15 @@ def test_h5py_contiguous_dataset_conforms(h5file: Any) -> None:
                       "append": "skipped: backend.extendable is False"}
 
 
-@pytest.mark.parametrize("cache", [None, swap_window], ids=["nocache", "swapwindow"])
-def test_zarr_backend_conforms(cache: Any) -> None:
-    report = check_backend(zarr_factory, dtypes=_zarr_dtypes(), cache=cache,
-                           max_examples=FILE_EXAMPLES)
+def test_zarr_backend_conforms() -> None:
+    report = check_backend(zarr_factory, dtypes=_zarr_dtypes(), max_examples=FILE_EXAMPLES)
+    assert set(report.values()) == {"passed"}
+
+
+def test_zarr_backend_conforms_under_swap_window() -> None:
+    # The checks whose reads go through the cache (zarr is slow per call).
+    report = check_backend(zarr_factory, dtypes=_zarr_dtypes(), cache=swap_window,
+                           checks=["read", "write", "append"], max_examples=FILE_EXAMPLES)
     assert set(report.values()) == {"passed"}
 
 

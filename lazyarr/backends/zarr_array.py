@@ -39,6 +39,12 @@ class ZarrBackend(BackendBase):
     The backend pickles when the zarr array does (arrays in a local or
     remote store pickle by reference).
 
+    zarr (3.1) does not store a chunk that compares equal to the fill value
+    unless the array was created with ``config={"write_empty_chunks": True}``;
+    for complex arrays ``-0j == 0j``, so a chunk of negative zeros reads back
+    as positive zeros, through zarr alone as through lazyarr. Create arrays
+    with that option when the sign of zero matters.
+
     Examples
     --------
     >>> import numpy as np, zarr, lazyarr as la
