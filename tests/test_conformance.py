@@ -19,11 +19,20 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import example, given, settings
 
 import lazyarr as la
 from lazyarr.backends import MemoryBackend
-from lazyarr.testing import CHECKS, ConformanceError, check_backend, dtypes, shapes
+from lazyarr.testing import (
+    CHECKS,
+    ConformanceError,
+    arrays_keys_and_values,
+    assert_same_outcome,
+    check_backend,
+    shapes,
+)
+from lazyarr.testing.conformance import _src
+from lazyarr.testing.oracle import _same_object_value
 
 h5py = pytest.importorskip("h5py")
 zarr = pytest.importorskip("zarr")
@@ -296,3 +305,16 @@ def test_every_failing_check_is_reported() -> None:
     assert [f.check for f in err.failures] == ["write", "append"]
     assert "2 checks failed ('write', 'append')" in str(err)
     assert str(err).count("Minimal reproduction") == 2
+
+
+@given(akv=arrays_keys_and_values())
+@example(akv=(np.array([complex(1, np.nan), complex(-0.0, np.inf)], dtype=">c8"), (), np.complex64(complex(1, np.nan))))
+def test_reproduction_source_rebuilds_arrays_keys_and_values(akv: tuple) -> None:
+    """What a reproduction prints for an array, key or value evaluates back to it."""
+    namespace = {"np": np, "nan": np.nan, "inf": np.inf}
+    for obj in akv:
+        again = eval(_src(obj), namespace)
+        if isinstance(obj, (np.ndarray, np.generic)):
+            assert_same_outcome(lambda: again, lambda: obj, _src(obj))
+        else:
+            assert _same_object_value(obj, again), (_src(obj), obj, again)

@@ -74,10 +74,22 @@ def _src(obj: Any) -> str:
     if isinstance(obj, np.ndarray):
         if obj.size > _MAX_SHOWN:
             return f"np.empty({obj.shape}, dtype={obj.dtype.str!r})  # {obj.size} values not shown"
+        if obj.dtype.kind == "c":
+            # repr(complex(1, nan)) is '(1+nanj)', which is not Python: go
+            # through the (real, imag) float pairs instead.
+            fdt = np.dtype(f"{obj.dtype.str[0]}f{obj.dtype.itemsize // 2}")
+            pairs = np.ascontiguousarray(obj).reshape(-1).view(fdt)
+            return (f"np.array({pairs.tolist()!r}, dtype={fdt.str!r})"
+                    f".view({obj.dtype.str!r}).reshape({obj.shape})")
         text = f"np.array({obj.tolist()!r}, dtype={obj.dtype.str!r})"
         if np.array(obj.tolist(), dtype=obj.dtype).shape != obj.shape:
             text += f".reshape({obj.shape})"
         return text
+    if isinstance(obj, (complex, np.complexfloating)):
+        text = f"complex({obj.real!r}, {obj.imag!r})"
+        return text if type(obj) is complex else f"np.{type(obj).__name__}({text})"
+    if isinstance(obj, np.floating):
+        return f"np.{type(obj).__name__}({float(obj)!r})"
     if isinstance(obj, tuple):
         inner = ", ".join(_src(o) for o in obj)
         return f"({inner},)" if len(obj) == 1 else f"({inner})"
