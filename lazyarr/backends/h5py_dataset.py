@@ -107,6 +107,9 @@ class H5pyBackend(BackendBase):
     The dataset's file must stay open while the backend is used; the backend
     does not pickle (h5py objects do not). Reads of selections with index
     arrays on several axes are planned by cost (see the module docstring).
+    NoCache and SwapWindow apply as to any backend; ``la.InMemory()`` means
+    PyTables' core driver, so for h5py open the file with
+    ``h5py.File(path, driver="core")`` instead (:func:`lazyarr.wrap` says so).
 
     Examples
     --------
