@@ -323,7 +323,10 @@ def test_every_failing_check_is_reported() -> None:
 
 
 @given(akv=arrays_keys_and_values())
-@example(akv=(np.array([complex(1, np.nan), complex(-0.0, np.inf)], dtype=">c8"), (), np.complex64(complex(1, np.nan))))
+@example(akv=(np.array([complex(1, np.nan), complex(-0.0, np.inf)], dtype=">c8"), (),
+              np.complex64(complex(1, np.nan))))
+@example(akv=(np.array(-np.nan, dtype="<f2"), 0, np.float16(-np.nan)))  # NaN's sign bit
+@example(akv=(np.array([1.5, -np.nan]), [0], [-np.nan, complex(-np.nan, 1)]))
 def test_reproduction_source_rebuilds_arrays_keys_and_values(akv: tuple) -> None:
     """What a reproduction prints for an array, key or value evaluates back to it."""
     namespace = {"np": np, "nan": np.nan, "inf": np.inf}

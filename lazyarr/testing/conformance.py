@@ -13,6 +13,7 @@ that can be pasted into a Python session.
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -59,6 +60,21 @@ class ConformanceError(AssertionError):
 # --------------------------------------------------------------------------
 
 
+def _pyfloat(x: float) -> str:
+    """``repr`` of a float, keeping the sign of a NaN (``repr`` says ``nan`` for both)."""
+    if x != x:
+        return "-nan" if math.copysign(1.0, x) < 0 else "nan"
+    return repr(x)
+
+
+def _float_array_src(obj: np.ndarray) -> str:
+    if np.isnan(obj).any():
+        # NaNs may carry a sign or payload that no literal spells: the bits.
+        bits = np.dtype(f"{obj.dtype.str[0]}u{obj.dtype.itemsize}")
+        return f"np.array({obj.view(bits).tolist()!r}, dtype={bits.str!r}).view({obj.dtype.str!r})"
+    return f"np.array({obj.tolist()!r}, dtype={obj.dtype.str!r})"
+
+
 def _src(obj: Any) -> str:
     """Python source that rebuilds ``obj`` (after ``import numpy as np``).
 
@@ -74,22 +90,27 @@ def _src(obj: Any) -> str:
     if isinstance(obj, np.ndarray):
         if obj.size > _MAX_SHOWN:
             return f"np.empty({obj.shape}, dtype={obj.dtype.str!r})  # {obj.size} values not shown"
+        flat = np.ascontiguousarray(obj).reshape(-1)
         if obj.dtype.kind == "c":
             # repr(complex(1, nan)) is '(1+nanj)', which is not Python: go
             # through the (real, imag) float pairs instead.
             fdt = np.dtype(f"{obj.dtype.str[0]}f{obj.dtype.itemsize // 2}")
-            pairs = np.ascontiguousarray(obj).reshape(-1).view(fdt)
-            return (f"np.array({pairs.tolist()!r}, dtype={fdt.str!r})"
-                    f".view({obj.dtype.str!r}).reshape({obj.shape})")
+            return f"{_float_array_src(flat.view(fdt))}.view({obj.dtype.str!r}).reshape({obj.shape})"
+        if obj.dtype.kind == "f" and np.isnan(obj).any():
+            return f"{_float_array_src(flat)}.reshape({obj.shape})"
         text = f"np.array({obj.tolist()!r}, dtype={obj.dtype.str!r})"
         if np.array(obj.tolist(), dtype=obj.dtype).shape != obj.shape:
             text += f".reshape({obj.shape})"
         return text
     if isinstance(obj, (complex, np.complexfloating)):
-        text = f"complex({obj.real!r}, {obj.imag!r})"
+        text = f"complex({_pyfloat(float(obj.real))}, {_pyfloat(float(obj.imag))})"
         return text if type(obj) is complex else f"np.{type(obj).__name__}({text})"
     if isinstance(obj, np.floating):
+        if np.isnan(obj):
+            return f"{_src(np.array([obj]))}[0]"  # the bits, sign and payload included
         return f"np.{type(obj).__name__}({float(obj)!r})"
+    if isinstance(obj, float):
+        return _pyfloat(obj)
     if isinstance(obj, tuple):
         inner = ", ".join(_src(o) for o in obj)
         return f"({inner},)" if len(obj) == 1 else f"({inner})"
@@ -97,7 +118,7 @@ def _src(obj: Any) -> str:
         return "[" + ", ".join(_src(o) for o in obj) + "]"
     if isinstance(obj, slice):
         return f"slice({_src(obj.start)}, {_src(obj.stop)}, {_src(obj.step)})"
-    return repr(obj)  # ints, floats (nan/inf need the preamble's import), NumPy scalars
+    return repr(obj)  # ints, bools, bytes, None, NumPy integer and bool scalars
 
 
 def _factory_src(factory: Any) -> str:
