@@ -23,6 +23,7 @@ from lazyarr.errors import (
 )
 from lazyarr.ragged import RaggedArray
 from lazyarr.store import Store, open, open_array
+from lazyarr.wrap import wrap
 
 __all__ = [
     "LazyArray",
@@ -40,6 +41,7 @@ __all__ = [
     "Store",
     "open",
     "open_array",
+    "wrap",
 ]
 
 __version__ = "0.1.0"

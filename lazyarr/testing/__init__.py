@@ -12,7 +12,9 @@ for authors of backends:
   :func:`arrays_and_keys` / :func:`arrays_keys_and_values`;
 * the oracle: :func:`assert_same_as_numpy` for reads,
   :func:`assert_same_write` for writes and :func:`assert_same_outcome` for
-  any other call (``np.asarray(x)``, ``list(x)``, ``len(x)``).
+  any other call (``np.asarray(x)``, ``list(x)``, ``len(x)``);
+* :func:`check_backend`, the whole conformance suite for a storage backend
+  (one call in a third party's test: ``check_backend(MyBackend)``).
 
 The strategies are deliberately wider than
 :func:`hypothesis.extra.numpy.basic_indices`: they produce out-of-bounds
@@ -44,6 +46,12 @@ In a property test, draw an array and a key for it together:
 >>> test_read()
 """
 
+try:
+    import hypothesis  # noqa: F401
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("lazyarr.testing needs hypothesis: pip install lazyarr[testing]") from e
+
+from lazyarr.testing.conformance import CHECKS, ConformanceError, check_backend
 from lazyarr.testing.oracle import assert_same_as_numpy, assert_same_outcome, assert_same_write
 from lazyarr.testing.strategies import (
     arrays,
@@ -70,4 +78,7 @@ __all__ = [
     "assert_same_outcome",
     "assert_same_as_numpy",
     "assert_same_write",
+    "check_backend",
+    "ConformanceError",
+    "CHECKS",
 ]
