@@ -500,6 +500,14 @@ class InMemory(CachePolicy):
 
     def bind(self, backend: Any) -> BoundCache:
         ref = getattr(backend, "fileref", None)
+        if ref is None and getattr(backend, "kind", None) != "memory":
+            # Silently reading through would not be what was asked for.
+            raise ValueError(
+                f"InMemory() applies to files opened by lazyarr.open() or "
+                f"lazyarr.open_array(); a {getattr(backend, 'kind', type(backend).__name__)!r} "
+                "backend has no such file (for h5py open the file with "
+                "driver='core'; for zarr use a MemoryStore)"
+            )
         if ref is not None and not _is_core(getattr(ref, "driver_kw", {})):
             raise ValueError(
                 f"InMemory() needs the file opened with HDF5's core driver, but "

@@ -366,3 +366,16 @@ def test_ragged_random_items_do_not_load_windows(tmp_path, backend):
             np.testing.assert_array_equal(r[i], items[i])
         # At most the first read loads a window; the others read one item.
         assert r.cache_stats["bytes_read"] <= 2000 + sum(items[i].nbytes for i in picks)
+
+
+def test_in_memory_refuses_backends_without_a_file():
+    class NoFile:
+        kind, shape, dtype, chunks, readonly, extendable = "nofile", (3,), np.dtype("i4"), None, True, False
+
+        def read(self, sel):
+            return np.zeros(3, "i4")[sel]
+
+    with pytest.raises(ValueError, match="InMemory"):
+        la.LazyArray(NoFile(), cache=la.InMemory())
+    # A NumPy array is in memory already.
+    la.LazyArray(la.backends.MemoryBackend(np.zeros(3)), cache=la.InMemory())

@@ -177,8 +177,6 @@ def test_views_on_files_share_the_base_cache(tmp_path, policy, backend):
         assert_same_outcome(lambda: v.argmax(axis=0, block_bytes=100), lambda: e.argmax(axis=0))
         assert_same_outcome(lambda: np.concatenate(list(v.iter_batches(7))), lambda: e)
         assert_same_outcome(lambda: np.stack(list(v)), lambda: e)
-        if backend == "compressed" and policy == la.InMemory():
-            return  # writes after a read are not seen under InMemory: a cache.py bug, reported
         v[0] = 0
         v.lazy[1:3][:, 0] = [7, 8]
         a[20, [5, 1, 2]] = 0

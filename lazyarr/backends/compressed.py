@@ -256,11 +256,27 @@ class CompressedBackend(PyTablesBackend):
 
     def write(self, sel: Selection, value: np.ndarray) -> None:
         """Store ``value`` at an orthogonal selection (through PyTables)."""
+        with HDF5_LOCK:
+            try:
+                super().write(sel, value)
+            finally:
+                self._after_write(self._node())
+
+    @staticmethod
+    def _after_write(node: Any) -> None:
+        """Make a write visible to reads of raw Blosc2 chunks. Caller holds the lock.
+
+        Those reads (ours, and PyTables' own Blosc2 path) take chunks from
+        the file, not from HDF5's chunk cache, where a write may still sit:
+        under the core driver they were measured to miss it. So the node is
+        flushed, and its decoded blocks forgotten.
+        """
         try:
-            super().write(sel, value)
+            if _blosc2.eligible(node):
+                with hdf5_errors(f"flushing {node._v_pathname!r}"):
+                    node.flush()
         finally:
-            with HDF5_LOCK:
-                _blosc2.invalidate(self._node())
+            _blosc2.invalidate(node)
 
     def append(self, rows: np.ndarray) -> None:
         """Append rows ``(k,) + shape[1:]`` along axis 0; nothing is written on error."""
@@ -293,8 +309,8 @@ class CompressedBackend(PyTablesBackend):
                     try:
                         node.append(np.ascontiguousarray(rows, dtype=node.atom.dtype))
                     finally:
-                        # The last chunk may have changed: forget its blocks.
-                        _blosc2.invalidate(node)
+                        # The last chunk may have changed.
+                        self._after_write(node)
 
     def _regrow_empty(self, node: Any, nrows: int) -> None:
         # No data to keep: replace the node by a longer one, attributes included.
