@@ -1,0 +1,111 @@
+"""Smoke tests of the benchmark suite (bench/): it runs, checks its answers,
+writes the JSON it promises and cleans up. Never a timing assertion."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lazyarr as la
+from bench import run as bench_run
+from bench import workloads
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD_KEYS = {"workload", "variant", "case", "impl", "min_s", "median_s", "times_s", "calls",
+               "nbytes", "note", "primary", "per_call_us", "GBps", "lazyarr_ratio_min",
+               "lazyarr_ratio_median"}
+
+
+def run_tiny(tmp_path: Path, *only: str, extra: tuple[str, ...] = ()) -> dict:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    out = tmp_path / "out.json"
+    md = tmp_path / "out.md"
+    argv = ["--tiny", "--dir", str(data_dir), "--out", str(out), "--markdown", str(md), *extra]
+    if only:
+        argv += ["--only", *only]
+    assert bench_run.main(argv) == 0
+    # Every data file is gone; only the outputs remain.
+    assert list(data_dir.iterdir()) == []
+    assert "## Machine" in md.read_text()
+    return json.loads(out.read_text())
+
+
+def test_suite_writes_the_promised_json(tmp_path, monkeypatch, capsys):
+    # LazyArray may not have reductions yet: give it NumPy's, so that the
+    # reduce workload's own code (peers' chunk loops, the check) runs too.
+    if not hasattr(la.LazyArray, "mean"):
+        monkeypatch.setattr(la.LazyArray, "mean", lambda self, axis=None: np.asarray(self).mean(axis=axis),
+                            raising=False)
+        monkeypatch.setattr(la.LazyArray, "sum", lambda self, axis=None: np.asarray(self).sum(axis=axis),
+                            raising=False)
+    res = run_tiny(tmp_path, "slice,full,row", "element", "fancy", "mask", "column", "reverse",
+                   "minibatch", "reduce", "ragged", "codecs")
+    assert set(res) >= {"machine", "config", "notes", "results", "targets", "skipped", "extra", "elapsed_s"}
+    assert set(res["machine"]) >= {"cpu", "cores_logical", "ram_gib", "python", "versions"}
+    assert set(res["machine"]["versions"]) >= {"numpy", "tables", "h5py", "zarr", "blosc2"}
+    assert res["config"]["preset"] == "tiny" and res["config"]["repeats"] == 1
+    recs = res["results"]
+    assert all(set(r) == RECORD_KEYS for r in recs)
+    seen = {(r["workload"], r["impl"]) for r in recs}
+    for w in ("slice", "full", "row", "element", "fancy", "mask", "column", "reverse", "reduce"):
+        for impl in ("lazyarr", "pytables", "h5py", "zarr", "memmap", "numpy"):
+            assert (w, impl) in seen, (w, impl)
+    assert ("full", "blosc2 decode only") in seen and ("full", "read_chunk+blosc2") in seen
+    assert {("minibatch", "lazyarr NoCache"), ("minibatch", "lazyarr SwapWindow(64 MB)"),
+            ("minibatch", "lazyarr InMemory")} <= seen
+    assert {r["variant"] for r in recs if r["workload"] == "ragged"} == {"offsets", "vl"}
+    # Every peer has a ratio against its group's lazyarr record.
+    for r in recs:
+        if not r["impl"].startswith("lazyarr") and r["workload"] != "ragged":
+            assert r["lazyarr_ratio_min"] is not None, r
+        assert r["min_s"] <= r["median_s"]
+    assert {t["target"] for t in res["targets"]} >= {"fancy sorted, zstd: <= 0.4x h5py"}
+    codecs = res["extra"]["codecs"]
+    assert {c["compression"] for c in codecs} == {"blosc2:zstd", "blosc2:lz4", "zlib", None}
+    assert all(c["ratio"] > 0 and c["random_row_us"] > 0 for c in codecs)
+    out = capsys.readouterr().out
+    assert "lazyarr/peer min" in out and "Targets of issue 5" in out
+
+
+def test_reduce_is_skipped_with_a_note_without_mean(tmp_path, monkeypatch):
+    monkeypatch.delattr(la.LazyArray, "mean", raising=False)
+    res = run_tiny(tmp_path, "reduce", extra=("--variants", "plain", "--peers", "numpy"))
+    assert "reduce" in res["skipped"] and res["results"] == []
+
+
+def test_interrupt_removes_the_data(tmp_path, monkeypatch, capsys):
+    def interrupted(ctx):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(workloads.WORKLOADS, "row", (interrupted, True))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    assert bench_run.main(["--tiny", "--dir", str(data_dir), "--only", "row"]) == 130
+    assert list(data_dir.iterdir()) == []
+
+
+def test_profile_and_bad_workload(tmp_path, capsys):
+    assert bench_run.main(["--tiny", "--dir", str(tmp_path), "--profile", "row",
+                           "--variants", "plain"]) == 0
+    out = capsys.readouterr().out
+    assert "LazyArray.__getitem__" in out
+    # Only lazyarr ran: no peer's timing line.
+    assert re.search(r"^ +plain .* (pytables|h5py|zarr|numpy) +min ", out, re.M) is None
+    assert re.search(r"^ +plain .* lazyarr +min ", out, re.M)
+    with pytest.raises(SystemExit):
+        bench_run.main(["--only", "nosuch"])
+
+
+def test_runs_as_a_script(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--tiny", "--only", "element",
+                           "--variants", "plain", "--dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "element" in proc.stdout and list(tmp_path.iterdir()) == []
