@@ -57,9 +57,9 @@ class Sizes:
         if name == "full":
             return cls()
         if name == "quick":
-            return cls(rows=2**19, slices=2, calls=2000, calls_compressed=300, column_rows=2**17,
-                       columns=1, minibatch_rows=2**16, ragged_appends=5000, codec_rows=2**15,
-                       codec_random=100)
+            return cls(rows=2**18, slices=2, calls=1000, calls_compressed=100, fancy=1024,
+                       column_rows=2**17, columns=1, minibatch_rows=2**16, ragged_appends=5000,
+                       codec_rows=2**14, codec_random=50)
         if name == "tiny":
             return cls(rows=20_000, cols=8, chunk_rows=1024, slice_rows=5000, slices=1, calls=50,
                        calls_compressed=20, fancy=64, column_rows=8192, columns=1,
@@ -161,7 +161,10 @@ def _zarr_copy(tmp: str, data: np.ndarray, sizes: Sizes, variants: list[str],
     try:
         import zarr
     except ImportError:
-        notes.append("zarr not installed: no zarr peer")
+        notes.append("zarr not installed: no zarr peer (pip install 'zarr>=3')")
+        return None
+    if int(zarr.__version__.split(".")[0]) < 3:
+        notes.append(f"zarr {zarr.__version__} is older than 3: no zarr peer (pip install 'zarr>=3')")
         return None
     path = os.path.join(tmp, "x.zarr")
     for v in variants:

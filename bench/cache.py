@@ -32,19 +32,20 @@ BATCH = 256
 COLS = 64
 
 
-def policies() -> dict[str, la.cache.CachePolicy]:
+def policies(window: int = 64 * 2**20) -> dict[str, la.cache.CachePolicy]:
     """The policies every minibatch benchmark runs under, by label."""
-    return {"NoCache": la.NoCache(), "SwapWindow(64 MB)": la.SwapWindow(64 * 2**20),
+    return {"NoCache": la.NoCache(), f"SwapWindow({window / 2**20:g} MB)": la.SwapWindow(window),
             "InMemory": la.InMemory()}
 
 
-def minibatch_cases(path: str, node: str, rows: int, batch: int = BATCH) -> dict[str, Callable[[], None]]:
+def minibatch_cases(path: str, node: str, rows: int, batch: int = BATCH,
+                    window: int = 64 * 2**20) -> dict[str, Callable[[], None]]:
     """Timed cases: one pass of ``batch``-row minibatches over the first ``rows`` rows.
 
     Each case opens the file inside the timing (so InMemory pays for loading
     the file), keyed by label: ``"one big read"`` (lazyarr ``x[:rows]``),
     ``"raw PyTables minibatches"`` and ``"<policy> minibatches"`` for every
-    policy of :func:`policies`.
+    policy of :func:`policies` (SwapWindow of ``window`` bytes).
     """
 
     def minibatches(policy: la.cache.CachePolicy) -> Callable[[], None]:
@@ -66,7 +67,7 @@ def minibatch_cases(path: str, node: str, rows: int, batch: int = BATCH) -> dict
             store[node][:rows]
 
     cases = {"one big read": one_big_read, "raw PyTables minibatches": raw_minibatches}
-    for label, policy in policies().items():
+    for label, policy in policies(window).items():
         cases[f"{label} minibatches"] = minibatches(policy)
     return cases
 

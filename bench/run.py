@@ -199,7 +199,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated: plain, blosc2:zstd, blosc2:lz4 (default all)")
     p.add_argument("--peers", default=",".join(_data.PEERS),
                    help="comma-separated peers to run (lazyarr always runs)")
-    p.add_argument("--repeats", type=int, help="timed runs per case, after one checked warm-up run (default 5; --quick 2; --tiny 1)")
+    p.add_argument("--repeats", type=int, help="timed runs per case, after one checked warm-up run (default 3; --quick 2; --tiny 1)")
     p.add_argument("--rows", type=int, help="rows of the suite's arrays (default 4Mi; --quick 512Ki)")
     p.add_argument("--calls", type=int, help="random x[i] / x[i, j] calls on plain arrays")
     p.add_argument("--calls-compressed", type=int, help="the same on compressed arrays")
@@ -242,7 +242,7 @@ def sizes_for(args: argparse.Namespace) -> tuple[str, _data.Sizes]:
         if v is not None:
             setattr(s, field, v)
     if args.repeats is None:
-        args.repeats = {"tiny": 1, "quick": 2, "full": 5}[preset]
+        args.repeats = {"tiny": 1, "quick": 2, "full": 3}[preset]
     return preset, s
 
 
