@@ -32,6 +32,46 @@ BATCH = 256
 COLS = 64
 
 
+def policies(window: int = 64 * 2**20) -> dict[str, la.cache.CachePolicy]:
+    """The policies every minibatch benchmark runs under, by label."""
+    return {"NoCache": la.NoCache(), f"SwapWindow({window / 2**20:g} MB)": la.SwapWindow(window),
+            "InMemory": la.InMemory()}
+
+
+def minibatch_cases(path: str, node: str, rows: int, batch: int = BATCH,
+                    window: int = 64 * 2**20) -> dict[str, Callable[[], None]]:
+    """Timed cases: one pass of ``batch``-row minibatches over the first ``rows`` rows.
+
+    Each case opens the file inside the timing (so InMemory pays for loading
+    the file), keyed by label: ``"one big read"`` (lazyarr ``x[:rows]``),
+    ``"raw PyTables minibatches"`` and ``"<policy> minibatches"`` for every
+    policy of :func:`policies` (SwapWindow of ``window`` bytes).
+    """
+
+    def minibatches(policy: la.cache.CachePolicy) -> Callable[[], None]:
+        def run() -> None:
+            with la.open(path, cache=policy) as store:
+                x = store[node]
+                for i in range(0, rows, batch):
+                    x[i : i + batch]
+        return run
+
+    def raw_minibatches() -> None:
+        with tables.open_file(path) as f:
+            n = f.get_node(node)
+            for i in range(0, rows, batch):
+                n[i : i + batch]
+
+    def one_big_read() -> None:
+        with la.open(path) as store:
+            store[node][:rows]
+
+    cases = {"one big read": one_big_read, "raw PyTables minibatches": raw_minibatches}
+    for label, policy in policies(window).items():
+        cases[f"{label} minibatches"] = minibatches(policy)
+    return cases
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mb", type=int, default=1024, help="array size in MB (default 1024)")
@@ -56,31 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"array ({rows}, {COLS}) float32, {nbytes / 2**20:.0f} MB, "
               f"chunks {la.open_array(path).chunks}, {args.repeats} repeats\n")
 
-        def minibatches(policy: la.cache.CachePolicy) -> Callable[[], None]:
-            def run() -> None:
-                with la.open(path, cache=policy) as store:
-                    x = store["data"]
-                    for i in range(0, rows, BATCH):
-                        x[i : i + BATCH]
-            return run
-
-        def raw_minibatches() -> None:
-            with tables.open_file(path) as f:
-                node = f.get_node("/data")
-                for i in range(0, rows, BATCH):
-                    node[i : i + BATCH]
-
-        def one_big_read() -> None:
-            with la.open(path) as store:
-                store["data"][:]
-
-        cases = [
-            ("one big read", one_big_read),
-            ("raw PyTables minibatches", raw_minibatches),
-            ("NoCache minibatches", minibatches(la.NoCache())),
-            ("SwapWindow(64 MB) minibatches", minibatches(la.SwapWindow(64 * 2**20))),
-            ("InMemory minibatches", minibatches(la.InMemory())),
-        ]
+        cases = list(minibatch_cases(path, "/data", rows).items())
         res = {}
         print(f"{'sequential ' + str(BATCH) + '-row minibatches':40s} {'min s':>8s} {'med s':>8s} {'MB/s':>8s}")
         for name, fn in cases:
@@ -101,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         for node in ("data", "plain"):
             print(f"\n{str(args.random) + ' random single rows, ' + node:40s} {'min s':>8s} {'med s':>8s} {'us/row':>8s}")
             rand = {}
-            for policy in (la.NoCache(), la.SwapWindow(64 * 2**20), la.InMemory()):
+            for policy in policies().values():
                 with la.open(path, cache=policy) as store:
                     x = store[node]
                     x[0]  # the open (InMemory: reading the whole file) is not timed

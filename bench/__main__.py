@@ -1,0 +1,5 @@
+"""``python -m bench``: the benchmark suite (see bench/run.py and bench/README.md)."""
+
+from bench.run import main
+
+raise SystemExit(main())
