@@ -170,7 +170,7 @@ class CompressedBackend(PyTablesBackend):
         shape: tuple[int, ...] | None = None,
         dtype: Any = None,
         compression: str | None = "blosc2:zstd",
-        level: int = 5,
+        level: int = 1,
         shuffle: bool = True,
         chunks: tuple[int, ...] | None = None,
         expectedrows: int | None = None,
