@@ -103,8 +103,10 @@ class BoundCache:
 
     def read(self, sel: Selection) -> np.ndarray:
         """Read ``sel`` from the backend (subclasses serve some reads from memory)."""
-        self._count(misses=1)
-        return self._backend_read(sel)
+        block = self.backend.read(sel)
+        # One count for the miss and the read: single-row reads feel each lock.
+        self._count(misses=1, reads=1, nbytes=block.nbytes)
+        return block
 
     def read_items(self, idx: np.ndarray) -> list[np.ndarray]:
         """Items ``idx`` (sorted, unique, committed) of a ragged backend."""
