@@ -214,8 +214,17 @@ def read(node: Any, shape: tuple[int, ...], sel: Selection, dtype: np.dtype,
     return out
 
 
-#: The raw-chunk buffer of each thread (nothing decoded ever points into it).
+#: The raw-chunk buffer of each thread (nothing decoded ever points into
+#: it), and the decoded-chunk scratch buffer of each thread (only large
+#: reads use it, and copy out of it before the next chunk).
 _RAW = threading.local()
+
+
+def _scratch(nbytes: int) -> np.ndarray:
+    buf = getattr(_RAW, "scratch", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = _RAW.scratch = np.empty(nbytes, dtype=np.uint8)
+    return buf[:nbytes]
 
 
 def _product(per_axis: list[list]) -> list[tuple]:
@@ -339,7 +348,12 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
                 and all(isinstance(p[1], slice) and p[1].step == 1 for p in combo)):
             blosc2.decompress2(chunk, dst=dst)
             return
-        buf = np.empty(cs, dtype=dtype)
+        if small:
+            buf = np.empty(cs, dtype=dtype)  # its blocks go to the LRU
+        else:
+            # A large read decodes chunk after chunk into one buffer per
+            # thread: no fresh allocation (and page faults) per chunk.
+            buf = _scratch(nbytes).view(dtype).reshape(cs)
         blosc2.decompress2(chunk, dst=buf)
         parts = {b: buf[b * rows : (b + 1) * rows] for b in blocks}
         row0 = 0

@@ -40,6 +40,7 @@ __all__ = [
     "backend_kinds",
     "selection_shape",
     "BackendBase",
+    "check_plain_dtype",
 ]
 
 #: One entry per stored axis: a normalized positive-step slice or a sorted
@@ -136,6 +137,27 @@ def backend_class(kind: str) -> type:
 def backend_kinds() -> list[str]:
     """Names of every registered backend kind."""
     return sorted(_REGISTRY)
+
+
+def check_plain_dtype(dtype: Any, what: str) -> np.dtype:
+    """``dtype`` if it is bool, numeric or fixed-width bytes; else TypeError.
+
+    For backends over other libraries' arrays (h5py, zarr), which can hold
+    dtypes lazyarr does not index (objects, strings, records).
+
+    Examples
+    --------
+    >>> check_plain_dtype("<f4", "dataset '/x'")
+    dtype('float32')
+    >>> check_plain_dtype("O", "zarr array")
+    Traceback (most recent call last):
+    ...
+    TypeError: zarr array has dtype object; only bool, numeric and fixed-width bytes are supported
+    """
+    dt = np.dtype(dtype)
+    if dt.kind not in "biufcS" or dt.hasobject or dt.shape:
+        raise TypeError(f"{what} has dtype {dt}; only bool, numeric and fixed-width bytes are supported")
+    return dt
 
 
 def selection_shape(sel: Selection) -> tuple[int, ...]:

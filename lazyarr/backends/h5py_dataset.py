@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.backends.base import HDF5_LOCK, BackendBase, Selection, selection_shape
+from lazyarr.backends.base import HDF5_LOCK, BackendBase, Selection, check_plain_dtype, selection_shape
 
 try:
     import h5py
@@ -138,11 +138,7 @@ class H5pyBackend(BackendBase):
             maxshape = dset.maxshape
             chunks = dset.chunks
             mode = dset.file.mode
-        if dtype.kind not in "biufcS" or dtype.hasobject or dtype.shape:
-            raise TypeError(
-                f"dataset {dset.name!r} has dtype {dtype}; only bool, numeric and "
-                "fixed-width bytes datasets are supported"
-            )
+        check_plain_dtype(dtype, f"dataset {dset.name!r}")
         self._d = dset
         self._dtype = dtype
         self.readonly = mode != "r+"

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.backends.base import BackendBase, Selection, selection_shape
+from lazyarr.backends.base import BackendBase, Selection, check_plain_dtype, selection_shape
 
 try:
     import zarr
@@ -64,12 +64,7 @@ class ZarrBackend(BackendBase):
     def __init__(self, array: Any) -> None:
         if not isinstance(array, zarr.Array):
             raise TypeError(f"ZarrBackend needs a zarr.Array, got {type(array).__name__}")
-        dtype = np.dtype(array.dtype)
-        if dtype.kind not in "biufcS" or dtype.hasobject or dtype.shape:
-            raise TypeError(
-                f"zarr array has dtype {dtype}; only bool, numeric and fixed-width "
-                "bytes arrays are supported"
-            )
+        dtype = check_plain_dtype(array.dtype, "zarr array")
         self._z = array
         self._dtype = dtype
         self.readonly = bool(getattr(array, "read_only", False))
