@@ -33,6 +33,7 @@ array([[15., 17.],
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -108,6 +109,18 @@ class _BlockLRU:
 # this process shares it, so a write through any of them invalidates it.
 _LRUS: "weakref.WeakKeyDictionary[Any, dict[str, _BlockLRU]]" = weakref.WeakKeyDictionary()
 _LRUS_LOCK = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A lock held by another thread at the fork stays held in the child:
+    # start over with fresh locks and caches (the child opens its own files).
+    global _LRUS_LOCK, _LRUS
+    _LRUS_LOCK = threading.Lock()
+    _LRUS = weakref.WeakKeyDictionary()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _lru(node: Any) -> _BlockLRU:
