@@ -70,12 +70,16 @@ def shapes_and_sels(draw, max_ndim=3, min_ndim=1, max_side=9):
     return shape, tuple(sel)
 
 
-@pytest.fixture(params=["default", "exact-runs-in-unions"])
+@pytest.fixture(params=["default", "exact-runs-in-unions", "small-pieces"])
 def tuning(request, monkeypatch):
     """Default thresholds, or ones that force every code path on tiny arrays."""
-    if request.param != "default":
+    if request.param == "exact-runs-in-unions":
         monkeypatch.setattr(_pytables, "GAP_BYTES", 0)
         monkeypatch.setattr(_pytables, "MAX_RUNS", 2)
+    elif request.param == "small-pieces":
+        # Windows merged across every gap, cut into pieces of a few elements.
+        monkeypatch.setattr(_pytables, "GAP_BYTES", 2**20)
+        monkeypatch.setattr(_pytables, "PIECE_BYTES", 24)
     return request.param
 
 

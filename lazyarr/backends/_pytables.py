@@ -59,6 +59,9 @@ MAX_RUNS = 128
 #: Gaps smaller than this (in bytes of the block being read) are read through
 #: and dropped in memory: cheaper than one more hyperslab.
 GAP_BYTES = 64 * 2**10
+#: Windows merged across gaps stop at multiples of this many bytes, so a
+#: sparse key over a large array reads it piece by piece into one buffer.
+PIECE_BYTES = 16 * 2**20
 
 _SUPPORTED_KINDS = "biufcS"
 
@@ -179,14 +182,18 @@ def _runs(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _merge(starts: np.ndarray, stops: np.ndarray, max_gap: int,
-           chunk: int | None) -> tuple[np.ndarray, np.ndarray]:
+           chunk: int | None, piece: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Merge runs into read windows: across gaps of at most ``max_gap``
-    elements, and within one chunk (a chunk is decompressed whole anyway)."""
+    elements, and within one chunk (a chunk is decompressed whole anyway),
+    but never across a multiple of ``piece`` (bounded windows are read into
+    one reused buffer instead of one huge fresh one)."""
     if len(starts) <= 1:
         return starts, stops
     join = (starts[1:] - stops[:-1]) <= max_gap
     if chunk:
         join |= (starts[1:] // chunk) == ((stops[:-1] - 1) // chunk)
+    if piece:
+        join &= (starts[1:] // piece) == (starts[:-1] // piece)
     keep = ~join
     return starts[np.concatenate(([True], keep))], stops[np.concatenate((keep, [True]))]
 
@@ -201,7 +208,7 @@ class _Axis:
     """
 
     def __init__(self, n: int, s: slice | np.ndarray, chunk: int | None,
-                 merge_gap: int | None) -> None:
+                 merge_gap: int | None, piece: int | None = None) -> None:
         self.n, self.chunk = n, chunk
         if isinstance(s, slice):
             self.windows = [(s.start, s.stop, s.step, slice(None), slice(None))]
@@ -210,7 +217,7 @@ class _Axis:
         idx = np.asarray(s, dtype=np.int64)
         starts, stops = _runs(idx)
         if merge_gap is not None:  # reads only: a write must not touch the gaps
-            starts, stops = _merge(starts, stops, merge_gap, chunk)
+            starts, stops = _merge(starts, stops, merge_gap, chunk, piece)
         self.exact = bool((stops - starts).sum() == len(idx))
         bounds = np.searchsorted(idx, stops)  # where each window's indices end
         self.windows = []
@@ -257,11 +264,15 @@ def _plan_selection(node: tables.Leaf, shape: tuple[int, ...], itemsize: int,
     chunks = node.chunkshape
     axes = []
     for i, (n, s) in enumerate(zip(shape, sel)):
-        gap = None
+        gap = piece = None
+        chunk = int(chunks[i]) if chunks else None
         if merge and not isinstance(s, slice):
-            per_index = itemsize * int(np.prod(out_shape[i + 1 :], dtype=np.int64))
-            gap = GAP_BYTES // max(per_index, 1)
-        axes.append(_Axis(n, s, int(chunks[i]) if chunks else None, gap))
+            per_index = max(1, itemsize * int(np.prod(out_shape[i + 1 :], dtype=np.int64)))
+            gap = GAP_BYTES // per_index
+            piece = max(1, PIECE_BYTES // per_index)
+            if chunk:
+                piece = max(chunk, piece // chunk * chunk)
+        axes.append(_Axis(n, s, chunk, gap, piece))
     return axes
 
 
@@ -337,10 +348,21 @@ def read_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection) ->
         w = [a.windows[0] for a in axes]
         _read_slice(node, [x[:3] for x in w], out)
         return out
-    if n_boxes <= MAX_RUNS:
+    box_bytes = native.itemsize * int(np.prod(
+        [sum(len(range(*w[:3])) for w in a.windows) for a in axes], dtype=np.int64)) // n_boxes
+    if n_boxes <= MAX_RUNS or box_bytes >= GAP_BYTES:
+        # Few windows, or windows large enough that one hyperslab call each
+        # costs little next to their bytes (a sparse mask over a big array):
+        # not unions, whose cost grows with the square of their runs.
+        scratch = np.empty(0, dtype=native)
         for w in itertools.product(*[a.windows for a in axes]):
             box = [x[:3] for x in w]
-            buf = np.empty(tuple(len(range(*b)) for b in box), dtype=native)
+            bshape = tuple(len(range(*b)) for b in box)
+            size = int(np.prod(bshape, dtype=np.int64))
+            if scratch.size < size:
+                scratch = np.empty(size, dtype=native)
+            # One buffer for every box: each is copied out before the next.
+            buf = scratch[:size].reshape(bshape)
             _read_slice(node, box, buf)
             out[_key([x[4] for x in w], list(out_shape))] = buf[_key([x[3] for x in w], list(buf.shape))]
         return out
