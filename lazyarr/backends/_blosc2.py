@@ -42,6 +42,7 @@ from typing import Any, Callable
 import blosc2
 import numpy as np
 
+from lazyarr.backends._pytables import _key, _runs
 from lazyarr.backends.base import HDF5_LOCK, Selection, selection_shape
 
 __all__ = ["eligible", "read", "invalidate", "LRU_BYTES"]
@@ -185,28 +186,18 @@ def _shift(local: Any, by: int) -> Any:
     return local - by
 
 
-def _orth(parts: list) -> tuple:
-    """An orthogonal NumPy key for slices and index arrays, one per axis."""
-    if sum(not isinstance(p, slice) for p in parts) <= 1:
-        return tuple(parts)
-    return np.ix_(*[np.arange(p.start, p.stop, p.step) if isinstance(p, slice) else p for p in parts])
-
-
 # ------------------------------------------------------------------- reads
-def read(node: Any, shape: tuple[int, ...], sel: Selection, dtype: np.dtype,
-         fallback: Callable[[Selection], np.ndarray]) -> np.ndarray:
+def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel: Selection,
+         dtype: np.dtype, fallback: Callable[[Selection], np.ndarray]) -> np.ndarray:
     """Read ``sel`` (stored ``dtype``) from a node :func:`eligible` says we decode.
 
-    ``fallback(sel)`` reads a selection through PyTables (it takes the lock
-    itself); it serves the chunks this module cannot decode. Called without
-    the lock held.
+    ``cs`` is its chunk shape and ``fill`` its fill value. ``fallback(sel)``
+    reads a selection through PyTables (it takes the lock itself); it serves
+    the chunks this module cannot decode. Called without the lock held.
     """
     out = np.empty(selection_shape(sel), dtype=dtype)
     if out.size == 0:
         return out
-    with HDF5_LOCK:
-        cs = tuple(int(c) for c in node.chunkshape)
-        fill = node.atom.dflt
     per_axis = [_axis_parts(s, c) for s, c in zip(sel, cs)]
     combos = _product(per_axis)
     small = len(combos) <= SMALL_READ_CHUNKS
@@ -275,17 +266,6 @@ def _needed_blocks(local: Any, rows: int) -> list[int]:
     return np.unique(local // rows).tolist()
 
 
-def _runs_of(blocks: list[int]) -> list[tuple[int, int]]:
-    """``[b0, b1)`` runs of consecutive block numbers."""
-    runs: list[list[int]] = []
-    for b in blocks:
-        if runs and runs[-1][1] == b:
-            runs[-1][1] = b + 1
-        else:
-            runs.append([b, b + 1])
-    return [(x, y) for x, y in runs]
-
-
 def _assemble(parts: dict[int, np.ndarray], rows: int, cs: tuple, dtype: np.dtype) -> tuple[np.ndarray, int]:
     """Blocks as one buffer and the chunk row it starts at; rows of blocks not
     in ``parts`` are left unset (the selection never reads them)."""
@@ -320,7 +300,7 @@ def _copy_part(buf: np.ndarray, row0: int, combo: tuple, out: np.ndarray) -> Non
     """``out[result part] = buf[chunk part]``, ``buf`` starting at chunk row ``row0``."""
     local = [_shift(combo[0][1], row0)] + [p[1] for p in combo[1:]]
     dst = tuple(p[2] for p in combo)
-    out[dst] = buf[_orth(local)]
+    out[dst] = buf[_key(local, list(buf.shape))]
 
 
 def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tuple,
@@ -341,7 +321,7 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         schunk = _frame(raw)
         if schunk is None or schunk.nbytes != nbytes:
             # Not ours to decode: PyTables reads this chunk's part of the selection.
-            sel = tuple(_absolute(p[1], k * c) for p, k, c in zip(combo, ks, cs))
+            sel = tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs))
             out[tuple(p[2] for p in combo)] = fallback(sel)
             return
         blocksize = int(schunk.blocksize)
@@ -375,7 +355,8 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         if schunk is None:
             schunk = _frame(raw)
         parts = {}
-        for b0, b1 in _runs_of(blocks):
+        b0s, b1s = _runs(np.asarray(blocks, dtype=np.int64))
+        for b0, b1 in zip(b0s.tolist(), b1s.tolist()):
             lo, hi = b0 * rows, min(cs[0], b1 * rows)
             flat = np.frombuffer(schunk.get_slice(lo * inner, hi * inner), dtype=dtype)
             run = flat.reshape((hi - lo,) + cs[1:])
@@ -387,10 +368,6 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         for b, blk in parts.items():
             lru.put(ks + (b,), blk)
     _copy_part(buf, row0, combo, out)
-
-
-def _absolute(local: Any, offset: int) -> Any:
-    return _shift(local, -offset)
 
 
 def _inner_chunk(raw: Any, nbytes: int) -> Any:

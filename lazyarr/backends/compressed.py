@@ -248,11 +248,12 @@ class CompressedBackend(PyTablesBackend):
             node = self._node()
             raw = self.raw_chunks and _blosc2.eligible(node)
             shape = self._shape_of(node)
+            fill = node.atom.dflt
         if not raw:
             return super().read(sel)
         sel = tuple(sel)
         self._check_sel(sel, shape)
-        return _blosc2.read(node, shape, sel, self._dtype, super().read)
+        return _blosc2.read(node, shape, self.chunks, fill, sel, self._dtype, super().read)
 
     def write(self, sel: Selection, value: np.ndarray) -> None:
         """Store ``value`` at an orthogonal selection (through PyTables)."""
