@@ -173,6 +173,8 @@ def test_read(make: Factory) -> None:
     @example(ak=(np.zeros((3, 0, 1, 3), ">f4"), [(Ellipsis, np.array([], bool), slice(None))]))
     # A sparse 2-d mask on a big-endian array (point groups kept the byte order).
     @example(ak=(np.arange(16, dtype=">f4").reshape(4, 4), [np.eye(4, dtype=bool)[::-1] | np.eye(4, dtype=bool)]))
+    # 0-d booleans take no axis, but NumPy caps advanced indices at 64.
+    @example(ak=(np.arange(5.0)[:, None], [(False,) * 65, (False,) * 40, (True,) * 65]))
     def check(ak: tuple[np.ndarray, list[Any]]) -> None:
         a, ks = ak
         _fits(make, a)
@@ -223,6 +225,7 @@ def test_write(make: Factory) -> None:
     @example(akv=(np.zeros(3), 0, 1 + 1j))
     @example(akv=(np.zeros(3, np.int16), slice(None), np.nan))
     @example(akv=(np.zeros(3, np.int8), 1, 2**70))
+    @example(akv=(np.zeros((3, 1)), (False,) * 65, 1.0))
     def check(akv: tuple[np.ndarray, Any, Any]) -> None:
         a, key, value = akv
         _fits(make, a)
