@@ -36,24 +36,6 @@ def _is_instance(obj: Any, module: str, *names: str) -> bool:
     return False
 
 
-def _check_cache(obj: Any, cache: Any) -> None:
-    """InMemory() means "the whole HDF5 file through PyTables' core driver"."""
-    from lazyarr.cache import InMemory
-
-    if not isinstance(cache, InMemory):
-        return
-    if _is_instance(obj, "h5py", "Dataset"):
-        raise ValueError(
-            "InMemory() applies to files opened by lazyarr.open(); for an h5py "
-            "dataset open its file with h5py.File(path, driver='core') instead"
-        )
-    if _is_instance(obj, "zarr", "Array", "core.Array"):
-        raise ValueError(
-            "InMemory() applies to files opened by lazyarr.open(); for a zarr "
-            "array copy it into a zarr MemoryStore instead"
-        )
-
-
 def wrap(obj: Any, cache: Any = None) -> LazyArray:
     """A :class:`lazyarr.LazyArray` over ``obj``, with NumPy's full indexing.
 
@@ -92,7 +74,6 @@ def wrap(obj: Any, cache: Any = None) -> LazyArray:
     ...
     TypeError: cannot wrap a list: expected numpy.ndarray, h5py.Dataset, zarr.Array, ...
     """
-    _check_cache(obj, cache)
     if isinstance(obj, LazyArray):
         return obj if cache is None else LazyArray(obj.backend, cache=cache)
     if isinstance(obj, np.ndarray):
