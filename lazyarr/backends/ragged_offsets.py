@@ -223,6 +223,38 @@ class RaggedBackendBase(BackendBase):
         if what == "shapes" and node.shape[1] < 1:
             raise BackendError(f"{self._where()}: items must have at least one axis")
 
+    @classmethod
+    def create_ragged(
+        cls,
+        ref: "FileRef",
+        path: str,
+        *,
+        dtype: Any,
+        item_ndim: int,
+        compression: str | None = "blosc2:zstd",
+        level: int = 5,
+        shuffle: bool = True,
+        expected_items: int | None = None,
+    ) -> "RaggedBackendBase":
+        """Create the group at ``path`` (its parent exists) and return its backend.
+
+        Each layout adds its columns (:meth:`_create_columns`); for
+        ``ragged-vl`` ``compression`` applies to the shape column only, as
+        HDF5 does not compress variable-length data.
+        """
+        dt, nd = check_create_args(dtype, item_ndim, expected_items)
+        filters = make_filters(compression, level, shuffle)
+        with HDF5_LOCK, quiet():
+            group = make_group(ref, path, cls.kind)
+            group._v_attrs["item_ndim"] = nd
+            cls._create_columns(ref, group, dt, nd, filters, expected_items)
+        return cls(ref, path)
+
+    @classmethod
+    def _create_columns(cls, ref: "FileRef", group: Any, dt: np.dtype, nd: int, filters: Any,
+                        expected_items: int | None) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def _check_nodes(self, nodes: dict[str, Any]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -464,31 +496,14 @@ class RaggedOffsetsBackend(RaggedBackendBase):
     _columns = ("data", "bounds", "shapes")
 
     @classmethod
-    def create_ragged(
-        cls,
-        ref: "FileRef",
-        path: str,
-        *,
-        dtype: Any,
-        item_ndim: int,
-        compression: str | None = "blosc2:zstd",
-        level: int = 5,
-        shuffle: bool = True,
-        expected_items: int | None = None,
-    ) -> "RaggedOffsetsBackend":
-        """Create the group at ``path`` (its parent exists) and return its backend."""
-        dt, nd = check_create_args(dtype, item_ndim, expected_items)
-        filters = make_filters(compression, level, shuffle)
-        with HDF5_LOCK, quiet():
-            group = make_group(ref, path, cls.kind)
-            group._v_attrs["item_ndim"] = nd
-            ref.file.create_earray(
-                group, "data", atom=atom_for(dt), shape=(0,), filters=filters,
-                chunkshape=(max(1, CHUNK_BYTES // dt.itemsize),), byteorder=byteorder_of(dt),
-            )
-            meta_earray(group, "bounds", 2, filters, expected_items)
-            meta_earray(group, "shapes", nd, filters, expected_items)
-        return cls(ref, path)
+    def _create_columns(cls, ref: "FileRef", group: Any, dt: np.dtype, nd: int, filters: Any,
+                        expected_items: int | None) -> None:
+        ref.file.create_earray(
+            group, "data", atom=atom_for(dt), shape=(0,), filters=filters,
+            chunkshape=(max(1, CHUNK_BYTES // dt.itemsize),), byteorder=byteorder_of(dt),
+        )
+        meta_earray(group, "bounds", 2, filters, expected_items)
+        meta_earray(group, "shapes", nd, filters, expected_items)
 
     def _check_nodes(self, nodes: dict[str, Any]) -> None:
         data = nodes["data"]

@@ -35,13 +35,7 @@ from lazyarr.backends._pytables import (
     node_dtype,
 )
 from lazyarr.backends.base import HDF5_LOCK, register_backend
-from lazyarr.backends.compressed import make_filters
-from lazyarr.backends.ragged_offsets import (
-    RaggedBackendBase,
-    check_create_args,
-    make_group,
-    meta_earray,
-)
+from lazyarr.backends.ragged_offsets import RaggedBackendBase, meta_earray
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,34 +65,13 @@ class RaggedVLBackend(RaggedBackendBase):
     _columns = ("data", "shapes")
 
     @classmethod
-    def create_ragged(
-        cls,
-        ref: "FileRef",
-        path: str,
-        *,
-        dtype: Any,
-        item_ndim: int,
-        compression: str | None = "blosc2:zstd",
-        level: int = 5,
-        shuffle: bool = True,
-        expected_items: int | None = None,
-    ) -> "RaggedVLBackend":
-        """Create the group at ``path`` (its parent exists) and return its backend.
-
-        ``compression`` applies to the shape column: HDF5 does not compress
-        variable-length data.
-        """
-        dt, nd = check_create_args(dtype, item_ndim, expected_items)
-        filters = make_filters(compression, level, shuffle)
-        with HDF5_LOCK, quiet():
-            group = make_group(ref, path, cls.kind)
-            group._v_attrs["item_ndim"] = nd
-            ref.file.create_vlarray(
-                group, "data", atom=atom_for(dt), byteorder=byteorder_of(dt),
-                expectedrows=max(1, expected_items or 1),
-            )
-            meta_earray(group, "shapes", nd, filters, expected_items)
-        return cls(ref, path)
+    def _create_columns(cls, ref: "FileRef", group: Any, dt: np.dtype, nd: int, filters: Any,
+                        expected_items: int | None) -> None:
+        ref.file.create_vlarray(
+            group, "data", atom=atom_for(dt), byteorder=byteorder_of(dt),
+            expectedrows=max(1, expected_items or 1),
+        )
+        meta_earray(group, "shapes", nd, filters, expected_items)
 
     def _check_nodes(self, nodes: dict[str, Any]) -> None:
         data = nodes["data"]
