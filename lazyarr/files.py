@@ -34,8 +34,7 @@ from typing import Any
 
 import tables
 
-from lazyarr.backends._pytables import hdf5_errors, quiet
-from lazyarr.backends.base import HDF5_LOCK
+from lazyarr.backends._hdf5 import HDF5_LOCK, hdf5_errors, quiet
 from lazyarr.errors import ClosedError
 
 __all__ = ["FileRef", "MODES"]

@@ -27,8 +27,9 @@ import numpy as np
 import tables
 
 from lazyarr.array import LazyArray
-from lazyarr.backends._pytables import ATTR_BACKEND, quiet, check_dtype, hdf5_errors
-from lazyarr.backends.base import HDF5_LOCK, backend_class, backend_kinds
+from lazyarr.backends._hdf5 import ATTR_BACKEND, HDF5_LOCK, hdf5_errors, quiet
+from lazyarr.backends._pytables import check_dtype
+from lazyarr.backends.base import backend_class, backend_kinds
 from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (registers)
 from lazyarr.backends.plain import PlainBackend  # noqa: F401  (registers)
 from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend

@@ -23,16 +23,22 @@ boxes are read then trimmed in memory.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import sys
-import warnings
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tables
 
-from lazyarr.backends.base import HDF5_LOCK, BackendBase, Selection, selection_shape
+from lazyarr.backends._hdf5 import (  # noqa: F401  (re-exported for the backends)
+    ATTR_BACKEND,
+    ATTR_VERSION,
+    FORMAT_VERSION,
+    HDF5_LOCK,
+    hdf5_errors,
+    quiet,
+)
+from lazyarr.backends.base import BackendBase, Selection, selection_shape
 from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,11 +53,6 @@ __all__ = [
     "hdf5_errors",
 ]
 
-#: HDF5 attribute naming the backend kind that wrote a node.
-ATTR_BACKEND = "LAZYARR_BACKEND"
-#: HDF5 attribute with the layout version of that backend.
-ATTR_VERSION = "LAZYARR_VERSION"
-FORMAT_VERSION = 1
 
 #: Most runs in one hyperslab union (see the module docstring), and most
 #: window boxes read one hyperslab call each before unions are used instead.
@@ -114,52 +115,6 @@ def byteorder_of(dt: np.dtype) -> str | None:
 def atom_for(dt: np.dtype) -> tables.Atom:
     # Atoms are always native; the byte order on disk is a separate argument.
     return tables.Atom.from_dtype(dt.newbyteorder("=") if dt.byteorder != "|" else dt)
-
-
-class hdf5_errors:
-    """Turn a PyTables/HDF5 failure into an OSError naming file and node.
-
-    A context manager; HDF5's own back trace stays out of the message (it is
-    long and names C functions), but is kept as ``__cause__``.
-    """
-
-    def __init__(self, what: Any) -> None:
-        # A string, or a backend: its read is the hot path, so the message
-        # is only formatted when something failed.
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, tp: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is not None and isinstance(exc, tables.HDF5ExtError):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            what = self.what
-            if not isinstance(what, str):
-                what = f"reading {what._path!r} from {what._ref.path!r}"
-            raise OSError(f"HDF5 failed {what}: {first}") from exc
-        return False
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence PyTables warnings that do not concern how we use it.
-
-    NaturalNameWarning: we address nodes by path, never by attribute access.
-    FlavorWarning: we read raw NumPy buffers, never flavored results.
-    PerformanceWarning: rows over 100 MiB on append; our chunk shapes, not
-    PyTables' row buffer, decide the I/O.
-    DataTypeWarning and "problems loading leaf": nodes or attributes PyTables
-    cannot represent (h5py variable-length strings, say); such nodes are not
-    arrays we open, and discovery skips them.
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", tables.NaturalNameWarning)
-        warnings.simplefilter("ignore", tables.FlavorWarning)
-        warnings.simplefilter("ignore", tables.PerformanceWarning)
-        warnings.simplefilter("ignore", tables.DataTypeWarning)
-        warnings.filterwarnings("ignore", "problems loading leaf", UserWarning)
-        yield
 
 
 def node_dtype(node: tables.Leaf) -> np.dtype:
