@@ -7,7 +7,9 @@ datasets with any filter HDF5 can decode).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+import os
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import tables
@@ -24,7 +26,7 @@ from lazyarr.backends._pytables import (
     set_kind_attrs,
     split_path,
 )
-from lazyarr.backends import _blosc2
+from lazyarr.backends import _b2blocks, _blosc2
 from lazyarr.backends.base import HDF5_LOCK, Selection, register_backend
 from lazyarr.errors import BackendError, ReadOnlyError
 
@@ -103,6 +105,59 @@ def default_chunks(shape: tuple[int, ...], itemsize: int, rows: int | None = Non
     return (max(1, budget),) + tuple(reversed(trailing))
 
 
+@contextlib.contextmanager
+def _b2_blocksize(chunks: tuple[int, ...], itemsize: int) -> Iterator[None]:
+    """Blosc2 blocks of about ``_b2blocks.BLOCK_BYTES`` for a node created inside.
+
+    PyTables' Blosc2 filter reads ``PT_DEFAULT_B2_BLOCKSIZE`` from the
+    environment when it creates a node and stores it in the node's filter
+    parameters: every chunk PyTables itself compresses for this node later
+    (writes through ``node[...] = ...``) gets that block size. Caller holds
+    the lock (no other node is created meanwhile).
+    """
+    rows = _b2blocks.block_rows(chunks, itemsize)
+    old = os.environ.get("PT_DEFAULT_B2_BLOCKSIZE")
+    os.environ["PT_DEFAULT_B2_BLOCKSIZE"] = str(rows * itemsize * int(np.prod(chunks[1:], dtype=np.int64)))
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PT_DEFAULT_B2_BLOCKSIZE"]
+        else:
+            os.environ["PT_DEFAULT_B2_BLOCKSIZE"] = old
+
+
+def _append_rows(node: Any, rows: np.ndarray) -> None:
+    """Append ``rows`` to an EArray; Blosc2 chunks are compressed here, at codec speed.
+
+    PyTables compresses through its HDF5 filter on one thread (measured 5x
+    slower than the codec itself): where :func:`_b2blocks.writer` can encode
+    the node's frames, whole chunks are compressed on every core and stored
+    with ``write_chunk``, the partly filled last chunk re-encoded with the
+    new rows. Otherwise PyTables appends, in bounded pieces (its dtype or
+    byte-order conversion copies them). Caller holds the lock.
+    """
+    w = _b2blocks.writer(node)
+    step = max(1, _APPEND_BYTES // max(1, rows[:1].nbytes))
+    if w is None:
+        for start in range(0, len(rows), step):
+            node.append(np.ascontiguousarray(rows[start : start + step], dtype=node.atom.dtype))
+        return
+    c0 = w.chunks[0]
+    step = max(1, step // c0) * c0
+    n0 = int(node.nrows)
+    t0 = n0 - n0 % c0
+    head = node.read(t0, n0) if n0 > t0 else rows[:0]
+    node.truncate(n0 + len(rows))
+    if len(head):
+        k = c0 - len(head)
+        _b2blocks.write_rows(node, w, t0, np.concatenate([head, np.asarray(rows[:k], head.dtype)]))
+        rows, t0 = rows[k:], t0 + c0
+    for start in range(0, len(rows), step):
+        _b2blocks.write_rows(node, w, t0 + start,
+                             np.ascontiguousarray(rows[start : start + step], dtype=w.dtype))
+
+
 def _empty_rows(shape: tuple[int, ...]) -> bool:
     """Rows with no elements (a 0 in ``shape[1:]``), which HDF5 cannot chunk."""
     return len(shape) >= 2 and 0 in shape[1:]
@@ -142,6 +197,10 @@ class CompressedBackend(PyTablesBackend):
     #: :mod:`lazyarr.backends._blosc2`); False reads everything through
     #: PyTables, the reference path the property tests compare against.
     raw_chunks: bool = True
+    #: With ``raw_chunks``: read Blosc2 chunks block by block through a map of
+    #: the file (:mod:`lazyarr.backends._b2blocks`); False takes each chunk
+    #: with ``read_chunk`` instead (:mod:`lazyarr.backends._blosc2`).
+    mapped_blocks: bool = True
 
     def _check_node(self, node: Any) -> None:
         super()._check_node(node)
@@ -222,16 +281,14 @@ class CompressedBackend(PyTablesBackend):
                 node = f.create_array(parent, name, atom=atom_for(dt), shape=shape,
                                       byteorder=byteorder_of(dt))
             else:
-                node = f.create_earray(
-                    parent, name, atom=atom_for(dt), shape=(0,) + shape[1:],
-                    filters=filters, chunkshape=chunks, byteorder=byteorder_of(dt),
-                    expectedrows=max(1, expectedrows or shape[0] or 1),
-                )
+                with _b2_blocksize(chunks, dt.itemsize):
+                    node = f.create_earray(
+                        parent, name, atom=atom_for(dt), shape=(0,) + shape[1:],
+                        filters=filters, chunkshape=chunks, byteorder=byteorder_of(dt),
+                        expectedrows=max(1, expectedrows or shape[0] or 1),
+                    )
                 if data is not None:
-                    step = max(1, _APPEND_BYTES // max(1, data[:1].nbytes))
-                    for start in range(0, shape[0], step):
-                        node.append(np.ascontiguousarray(data[start : start + step],
-                                                         dtype=node.atom.dtype))
+                    _append_rows(node, data)
                 elif shape[0]:
                     # Grows with the fill value (0) without writing chunks.
                     node.truncate(shape[0])
@@ -246,13 +303,21 @@ class CompressedBackend(PyTablesBackend):
         """
         with HDF5_LOCK:
             node = self._node()
+            blocks = self.raw_chunks and self.mapped_blocks and _b2blocks.eligible(node)
             raw = self.raw_chunks and _blosc2.eligible(node)
             shape = self._shape_of(node)
             fill = node.atom.dflt
-        if not raw:
+        if not (raw or blocks):
             return super().read(sel)
         sel = tuple(sel)
         self._check_sel(sel, shape)
+        if blocks:
+            # Through a map of the file, only the blocks the read needs.
+            out = _b2blocks.read(node, shape, self.chunks, fill, sel, self._dtype, super().read)
+            if out is not None:
+                return out
+        if not raw:
+            return super().read(sel)
         return _blosc2.read(node, shape, self.chunks, fill, sel, self._dtype, super().read)
 
     def write(self, sel: Selection, value: np.ndarray) -> None:
@@ -278,6 +343,7 @@ class CompressedBackend(PyTablesBackend):
                     node.flush()
         finally:
             _blosc2.invalidate(node)
+            _b2blocks.forget(node)
 
     def append(self, rows: np.ndarray) -> None:
         """Append rows ``(k,) + shape[1:]`` along axis 0; nothing is written on error."""
@@ -308,7 +374,7 @@ class CompressedBackend(PyTablesBackend):
                     self._regrow_empty(node, shape[0] + rows.shape[0])
                 else:
                     try:
-                        node.append(np.ascontiguousarray(rows, dtype=node.atom.dtype))
+                        _append_rows(node, rows)
                     finally:
                         # The last chunk may have changed.
                         self._after_write(node)
