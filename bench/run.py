@@ -52,6 +52,17 @@ TARGETS: list[tuple[str, str, str, str, str, str, float]] = [
     ("single row, plain: <= 1.3x PyTables per call", "row", "plain", "", "lazyarr", "pytables", 1.3),
     ("single row, zstd: <= 0.2x PyTables per call", "row", "blosc2:zstd", "", "lazyarr", "pytables", 0.2),
     ("single row, lz4: <= 0.2x PyTables per call", "row", "blosc2:lz4", "", "lazyarr", "pytables", 0.2),
+    # Issue 13, lazyarr's default compressed layout (workload "direct").
+    ("direct: random x[i] <= 0.05x PyTables", "direct", "zstd-1", "random x[i]", "lazyarr", "pytables",
+     0.05),
+    ("direct: 4,096 sorted rows <= 0.4x h5py", "direct", "zstd-1", "sorted rows", "lazyarr", "h5py", 0.4),
+    ("direct: 1% mask <= 0.5x h5py", "direct", "zstd-1", "mask", "lazyarr", "h5py", 0.5),
+    ("direct: full read <= 1.1x blosc2 alone", "direct", "zstd-1", "x[:]", "lazyarr",
+     "blosc2 decode only", 1.1),
+    ("direct: create <= 1.0x PyTables", "direct", "zstd-1", "create", "lazyarr", "pytables", 1.0),
+    ("direct: create <= 1.5x zarr", "direct", "zstd-1", "create", "lazyarr", "zarr", 1.5),
+    ("direct: one-row appends >= 0.5x bulk", "direct", "zstd-1", "appended", "lazyarr",
+     "lazyarr bulk", 2.0),
 ]
 
 

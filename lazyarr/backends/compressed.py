@@ -288,7 +288,10 @@ class CompressedBackend(PyTablesBackend):
                         expectedrows=max(1, expectedrows or shape[0] or 1),
                     )
                 if data is not None:
-                    _append_rows(node, data)
+                    try:
+                        _append_rows(node, data)
+                    finally:
+                        _b2blocks.forget(node)  # space of a removed node may be reused
                 elif shape[0]:
                     # Grows with the fill value (0) without writing chunks.
                     node.truncate(shape[0])
