@@ -34,7 +34,7 @@ from typing import Any
 
 import tables
 
-from lazyarr.backends._hdf5 import HDF5_LOCK, hdf5_errors, quiet
+from lazyarr.backends._hdf5 import BEFORE_FLUSH, HDF5_LOCK, hdf5_errors, quiet
 from lazyarr.errors import ClosedError
 
 __all__ = ["FileRef", "MODES"]
@@ -151,7 +151,12 @@ def _release(h: _Handle) -> None:
         if _HANDLES.get(h.key) is h:
             del _HANDLES[h.key]
         if h.file.isopen:
-            h.file.close()
+            try:
+                if h.file.mode != "r":
+                    for hook in BEFORE_FLUSH:
+                        hook(h.file)
+            finally:
+                h.file.close()
 
 
 def _fileref(path: str, mode: str, driver_kw: dict) -> "FileRef":
@@ -290,6 +295,8 @@ class FileRef:
         h = self._handle
         if not self._closed and h is not None and h.pid == os.getpid() and h.file.isopen:
             with HDF5_LOCK, hdf5_errors(f"flushing {self.path!r}"):
+                for hook in BEFORE_FLUSH:
+                    hook(h.file)
                 h.file.flush()
 
     def close(self) -> None:

@@ -62,10 +62,13 @@ import msgpack
 import numpy as np
 
 from lazyarr.backends._blosc2 import _axis_parts, _product
+from lazyarr.backends._hdf5 import BEFORE_FLUSH
 from lazyarr.backends._pytables import _key
 from lazyarr.backends.base import HDF5_LOCK, Selection, selection_shape
 
-__all__ = ["BLOCK_BYTES", "block_rows", "writer", "write_rows", "read", "eligible", "forget",
+__all__ = ["BLOCK_BYTES", "block_rows", "writer", "write_rows", "append", "append_small", "flush_tail",
+           "drop_tail",
+           "read", "eligible", "forget",
            "set_verifier", "BATCH_BYTES"]
 
 #: Bytes per Blosc2 block of the chunks lazyarr writes (see the README's
@@ -88,9 +91,17 @@ def block_rows(chunks: tuple[int, ...], itemsize: int) -> int:
     --------
     >>> block_rows((4096, 64), 4), block_rows((10, 100000), 8), block_rows((7, 3), 8)
     (128, 1, 7)
+    >>> block_rows((43690, 6), 4), block_rows((4099, 64), 4)
+    (1285, 128)
     """
     row = itemsize * int(np.prod(chunks[1:], dtype=np.int64))
-    return int(max(1, min(chunks[0], BLOCK_BYTES // max(1, row))))
+    want = int(max(1, min(chunks[0], BLOCK_BYTES // max(1, row))))
+    # A divisor of the chunk's rows if one is near: no padding, and readers
+    # that expect unpadded chunks (lazyarr's read_chunk path) decode them.
+    for r in range(want, max(1, want // 2) - 1, -1):
+        if chunks[0] % r == 0:
+            return r
+    return want
 
 
 class Writer(NamedTuple):
@@ -112,6 +123,20 @@ def writer(node: Any) -> Writer | None:
     byte order (what PyTables' own Blosc2 path requires too). Caller holds
     the lock.
     """
+    if node._v_file.params.get("DRIVER") not in (None, "H5FD_SEC2"):
+        # PyTables' own Blosc2 reads take chunks from the file on disk, which
+        # the core driver writes only at close: let PyTables write (and keep
+        # its chunk cache in step) there.
+        return None
+    cached = getattr(node, "_lazyarr_b2writer", False)
+    if cached is not False:
+        return cached
+    w = _writer_for(node)
+    node._lazyarr_b2writer = w  # a node's filters and layout never change
+    return w
+
+
+def _writer_for(node: Any) -> Writer | None:
     f = node.filters
     lib = (f.complib or "").split(":")
     if (node.chunkshape is None or not f.complevel or lib[0] != "blosc2" or f.fletcher32
@@ -183,6 +208,127 @@ def write_rows(node: Any, w: Writer, start: int, rows: np.ndarray) -> None:
         for corner in _corners(trailing):
             sub = part[(slice(None),) + tuple(slice(a, a + c) for a, c in zip(corner, w.chunks[1:]))]
             node.write_chunk((start + i,) + corner, encode(w, np.ascontiguousarray(sub, w.dtype)))
+
+
+#: Rows of one bulk append converted and compressed at a time (bounds the copy).
+_STEP_BYTES = 16 * 2**20
+
+
+class _Tail:
+    """Rows appended after the node's last whole chunk, kept here until that
+    chunk fills or the node is read, written to, flushed or closed: a
+    one-row append then copies one row instead of re-encoding a chunk."""
+
+    __slots__ = ("w", "start", "n", "buf", "dirty")
+
+    def __init__(self, w: Writer, start: int, buf: np.ndarray, n: int) -> None:
+        self.w, self.start, self.buf, self.n, self.dirty = w, start, buf, n, False
+
+
+def append(node: Any, w: Writer, rows: np.ndarray) -> None:
+    """Append ``rows`` (shape ``(k,) + node.shape[1:]``) through the node's tail.
+
+    Whole chunks are encoded as soon as they fill; the node's length grows at
+    once (``truncate``), its last partial chunk is written by
+    :func:`flush_tail`. Caller holds the lock.
+    """
+    st = _state(node)
+    path = node._v_pathname
+    c0 = w.chunks[0]
+    n0 = int(node.nrows)
+    t = st.tails.get(path)
+    if t is None or t.w is not w or t.start + t.n != n0:
+        t0 = n0 - n0 % c0
+        buf = np.empty((c0,) + tuple(node.shape[1:]), w.dtype)
+        if n0 > t0:
+            buf[: n0 - t0] = node.read(t0, n0)
+        t = st.tails[path] = _Tail(w, t0, buf, n0 - t0)
+    k = len(rows)
+    node.truncate(n0 + k)
+    i, wrote = 0, False
+    if t.n:
+        m = min(c0 - t.n, k)
+        t.buf[t.n : t.n + m] = rows[:m]
+        t.n, i, t.dirty = t.n + m, m, True
+        if t.n == c0:
+            write_rows(node, w, t.start, t.buf)
+            t.start, t.n, t.dirty, wrote = t.start + c0, 0, False, True
+    full = (k - i) // c0 * c0
+    step = max(1, _STEP_BYTES // max(1, t.buf[:1].nbytes) // c0) * c0
+    for a in range(i, i + full, step):
+        b = min(a + step, i + full)
+        write_rows(node, w, t.start, np.ascontiguousarray(rows[a:b], w.dtype))
+        t.start, wrote = t.start + (b - a), True
+    i += full
+    if i < k:
+        t.buf[: k - i] = rows[i:]
+        t.n, t.dirty = k - i, True
+    if wrote:
+        forget(node)
+
+
+def append_small(node: Any, rows: np.ndarray) -> bool:
+    """Append ``rows`` into the node's tail if they fit without filling it.
+
+    The one-row append: no encoding, one ``truncate``. False (nothing done)
+    when there is no tail yet, the rows do not fit or are not plainly
+    appendable (:func:`append` and the caller's checks then decide).
+    Caller holds the lock.
+    """
+    with _STATE_LOCK:
+        st = _STATE.get(node._v_file)
+    t = st.tails.get(node._v_pathname) if st is not None else None
+    if t is None:
+        return False
+    k = len(rows)
+    n0 = t.start + t.n
+    buf = t.buf
+    if (t.n + k >= len(buf) or rows.shape[1:] != buf.shape[1:] or k == 0 or n0 != node.nrows
+            or rows.dtype.hasobject or not np.can_cast(rows.dtype, buf.dtype, "same_kind")):
+        return False
+    node.truncate(n0 + k)
+    buf[t.n : t.n + k] = rows
+    t.n += k
+    t.dirty = True
+    return True
+
+
+def flush_tail(node: Any) -> None:
+    """Write ``node``'s buffered partial chunk, if any. Caller holds the lock."""
+    with _STATE_LOCK:
+        st = _STATE.get(node._v_file)
+    t = st.tails.get(node._v_pathname) if st is not None else None
+    if t is not None and t.dirty:
+        if t.n and t.start + t.n <= node.nrows:
+            write_rows(node, t.w, t.start, t.buf[: t.n])
+        t.dirty = False
+        forget(node)
+
+
+def drop_tail(node: Any) -> None:
+    """Forget ``node``'s buffered rows (already flushed) before others write it."""
+    with _STATE_LOCK:
+        st = _STATE.get(node._v_file)
+    if st is not None:
+        st.tails.pop(node._v_pathname, None)
+
+
+def _flush_file(f: Any) -> None:
+    with _STATE_LOCK:
+        st = _STATE.get(f)
+    if st is None:
+        return
+    for path, t in list(st.tails.items()):
+        if t.dirty:
+            try:
+                node = f.get_node(path)
+            except LookupError:  # removed since (tables.NoSuchNodeError)
+                st.tails.pop(path, None)
+                continue
+            flush_tail(node)
+
+
+BEFORE_FLUSH.append(_flush_file)
 
 
 def _corners(trailing: list[range]) -> list[tuple[int, ...]]:
@@ -278,6 +424,7 @@ class _FileState:
                 self.map = None
         self.index: dict[str, dict[tuple, tuple]] = {}
         self.geoms: dict[tuple[int, int], Any] = {}
+        self.tails: dict[str, _Tail] = {}
 
 
 def _forget_after_fork() -> None:

@@ -133,29 +133,18 @@ def _append_rows(node: Any, rows: np.ndarray) -> None:
     PyTables compresses through its HDF5 filter on one thread (measured 5x
     slower than the codec itself): where :func:`_b2blocks.writer` can encode
     the node's frames, whole chunks are compressed on every core and stored
-    with ``write_chunk``, the partly filled last chunk re-encoded with the
-    new rows. Otherwise PyTables appends, in bounded pieces (its dtype or
-    byte-order conversion copies them). Caller holds the lock.
+    with ``write_chunk``, and the rows after the last whole chunk wait in
+    memory until a read, write, flush or close (:func:`_b2blocks.append`).
+    Otherwise PyTables appends, in bounded pieces (its dtype or byte-order
+    conversion copies them). Caller holds the lock.
     """
     w = _b2blocks.writer(node)
-    step = max(1, _APPEND_BYTES // max(1, rows[:1].nbytes))
-    if w is None:
-        for start in range(0, len(rows), step):
-            node.append(np.ascontiguousarray(rows[start : start + step], dtype=node.atom.dtype))
+    if w is not None:
+        _b2blocks.append(node, w, rows)
         return
-    c0 = w.chunks[0]
-    step = max(1, step // c0) * c0
-    n0 = int(node.nrows)
-    t0 = n0 - n0 % c0
-    head = node.read(t0, n0) if n0 > t0 else rows[:0]
-    node.truncate(n0 + len(rows))
-    if len(head):
-        k = c0 - len(head)
-        _b2blocks.write_rows(node, w, t0, np.concatenate([head, np.asarray(rows[:k], head.dtype)]))
-        rows, t0 = rows[k:], t0 + c0
+    step = max(1, _APPEND_BYTES // max(1, rows[:1].nbytes))
     for start in range(0, len(rows), step):
-        _b2blocks.write_rows(node, w, t0 + start,
-                             np.ascontiguousarray(rows[start : start + step], dtype=w.dtype))
+        node.append(np.ascontiguousarray(rows[start : start + step], dtype=node.atom.dtype))
 
 
 def _empty_rows(shape: tuple[int, ...]) -> bool:
@@ -290,7 +279,10 @@ class CompressedBackend(PyTablesBackend):
                 if data is not None:
                     try:
                         _append_rows(node, data)
+                        _b2blocks.flush_tail(node)
                     finally:
+                        # Written, or failed (the caller removes the node).
+                        _b2blocks.drop_tail(node)
                         _b2blocks.forget(node)  # space of a removed node may be reused
                 elif shape[0]:
                     # Grows with the fill value (0) without writing chunks.
@@ -306,6 +298,7 @@ class CompressedBackend(PyTablesBackend):
         """
         with HDF5_LOCK:
             node = self._node()
+            _b2blocks.flush_tail(node)  # buffered appends
             blocks = self.raw_chunks and self.mapped_blocks and _b2blocks.eligible(node)
             raw = self.raw_chunks and _blosc2.eligible(node)
             shape = self._shape_of(node)
@@ -326,10 +319,14 @@ class CompressedBackend(PyTablesBackend):
     def write(self, sel: Selection, value: np.ndarray) -> None:
         """Store ``value`` at an orthogonal selection (through PyTables)."""
         with HDF5_LOCK:
+            node = self._node()
+            # PyTables reads the chunks it partly rewrites: buffered rows first.
+            _b2blocks.flush_tail(node)
+            _b2blocks.drop_tail(node)
             try:
                 super().write(sel, value)
             finally:
-                self._after_write(self._node())
+                self._after_write(node)
 
     @staticmethod
     def _after_write(node: Any) -> None:
@@ -356,6 +353,12 @@ class CompressedBackend(PyTablesBackend):
                 "open it with mode 'r+' or 'a' to append"
             )
         rows = np.asarray(rows)
+        with HDF5_LOCK:
+            node = self._node()
+            # A few rows into the buffered last chunk: no more to check or do.
+            with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
+                if _b2blocks.append_small(node, rows):
+                    return
         with HDF5_LOCK, quiet():
             node = self._node()
             shape = self._shape_of(node)
@@ -375,12 +378,26 @@ class CompressedBackend(PyTablesBackend):
             with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
                 if node.chunkshape is None:
                     self._regrow_empty(node, shape[0] + rows.shape[0])
+                elif _b2blocks.writer(node) is not None:
+                    # Chunks stored with write_chunk bypass HDF5's chunk cache:
+                    # no flush needed for raw-chunk reads to see them.
+                    try:
+                        _append_rows(node, rows)
+                    finally:
+                        _blosc2.invalidate(node)
                 else:
                     try:
                         _append_rows(node, rows)
                     finally:
                         # The last chunk may have changed.
                         self._after_write(node)
+
+    def flush(self) -> None:
+        """Write buffered appends (see :func:`_b2blocks.append`), then flush the node."""
+        with HDF5_LOCK:
+            with hdf5_errors(f"writing appended rows of {self._path!r} in {self._ref.path!r}"):
+                _b2blocks.flush_tail(self._node())
+        super().flush()
 
     def _regrow_empty(self, node: Any, nrows: int) -> None:
         # No data to keep: replace the node by a longer one, attributes included.
