@@ -42,6 +42,7 @@ __all__ = [
     "apply_orthogonal",
     "runs",
     "merge_runs",
+    "merge_groups",
     "unique_inverse",
     "advanced_first",
     "stack",
@@ -175,13 +176,31 @@ def merge_runs(starts: np.ndarray, stops: np.ndarray, max_gap: int,
     """
     if len(starts) <= 1:
         return starts, stops
-    join = (starts[1:] - stops[:-1]) <= max_gap
-    if chunk:
-        join |= (starts[1:] // chunk) == ((stops[:-1] - 1) // chunk)
-    if piece:
-        join &= (starts[1:] // piece) == (starts[:-1] // piece)
-    keep = ~join
-    return starts[np.concatenate(([True], keep))], stops[np.concatenate((keep, [True]))]
+    firsts, lasts = merge_groups(starts, stops, max_gap, chunk, piece)
+    return starts[firsts], stops[lasts]
+
+
+def merge_groups(starts: np.ndarray, stops: np.ndarray, max_gap: int,
+                 chunk: int | None = None, piece: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`merge_runs` as positions: the first and last run of each window.
+
+    Examples
+    --------
+    >>> merge_groups(np.array([0, 5, 40]), np.array([2, 8, 41]), max_gap=3)
+    (array([0, 2]), array([1, 2]))
+    """
+    n = len(starts)
+    new = np.ones(n, dtype=bool)
+    if n > 1:
+        join = (starts[1:] - stops[:-1]) <= max_gap
+        if chunk:
+            join |= (starts[1:] // chunk) == ((stops[:-1] - 1) // chunk)
+        if piece:
+            join &= (starts[1:] // piece) == (starts[:-1] // piece)
+        new[1:] = ~join
+    firsts = np.flatnonzero(new)
+    lasts = np.append(firsts[1:], n) - 1
+    return firsts, lasts
 
 
 def unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
