@@ -61,14 +61,14 @@ import blosc2
 import msgpack
 import numpy as np
 
-from lazyarr.backends._blosc2 import _axis_parts, _product
 from lazyarr.backends._hdf5 import BEFORE_FLUSH
-from lazyarr.backends._pytables import _key
-from lazyarr.backends.base import HDF5_LOCK, Selection, selection_shape
+from lazyarr.backends.base import HDF5_LOCK
+from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
+from lazyarr.core.support import project
 
 __all__ = ["BLOCK_BYTES", "block_rows", "writer", "write_rows", "append", "append_small", "flush_tail",
            "drop_tail",
-           "read", "eligible", "forget",
+           "read", "eligible", "forget", "rows_blocked",
            "set_verifier", "BATCH_BYTES"]
 
 #: Bytes per Blosc2 block of the chunks lazyarr writes (see the README's
@@ -534,6 +534,32 @@ def _parse(mv: memoryview, off: int, size: int, cs: tuple[int, ...], row_bytes: 
     return _Geom(start, cbytes, nbytes, blocksize, rows, _BLOCKS, key, bst + start, ends - bst)
 
 
+def rows_blocked(raw: Any, cs: tuple[int, ...]) -> bool:
+    """True unless the frame ``raw``'s ``b2nd`` metalayer says its blocks are
+    N-d boxes (PyTables' choice for N-d chunks), whose rows are then not
+    contiguous in the decoded chunk.
+
+    Examples
+    --------
+    >>> import blosc2, numpy as np
+    >>> a = np.zeros((4, 64, 512))
+    >>> rows_blocked(blosc2.asarray(a, chunks=a.shape, blocks=(4, 64, 128)).to_cframe(), a.shape)
+    False
+    >>> rows_blocked(blosc2.asarray(a, chunks=a.shape, blocks=(1, 64, 512)).to_cframe(), a.shape)
+    True
+    """
+    try:
+        h = _frame_header_len(raw)
+        head = msgpack.unpackb(bytes(raw[:h]), raw=True, strict_map_key=False)
+        metas = head[-1][1] if isinstance(head[-1], list) and len(head[-1]) >= 3 else {}
+        if b"b2nd" not in metas:
+            return True
+        b2 = msgpack.unpackb(head[-1][2][list(metas).index(b"b2nd")], raw=True)
+        return tuple(b2[4])[1:] == tuple(cs)[1:]
+    except (ValueError, TypeError, IndexError, KeyError, msgpack.UnpackException):
+        return False
+
+
 def _block_rows_of(head: list, cs: tuple[int, ...], row_bytes: int, nbytes: int,
                    blocksize: int) -> int | None:
     """Chunk rows per block when every block is a run of whole chunk rows."""
@@ -571,7 +597,7 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     out = np.empty(selection_shape(sel), dtype=dtype)
     if out.size == 0:
         return out
-    combos = _product([_axis_parts(s, c) for s, c in zip(sel, cs)])
+    combos = project(sel, cs)  # the core's one chunk projection
     path = node._v_pathname
     index = st.index.get(path)
     if index is None:
@@ -654,7 +680,7 @@ class _Batch:
 
     def _scatter(self, rows: np.ndarray, r: np.ndarray, combo: tuple, dst: tuple) -> None:
         parts = [r] + [p[1] for p in combo[1:]]
-        self.out[dst] = rows[_key(parts, list(rows.shape))]
+        self.out[dst] = rows[orthogonal_key(parts, list(rows.shape))]
 
     def run(self) -> None:
         for key in list(self.groups):
