@@ -155,7 +155,7 @@ _WRITERS: dict[tuple, Writer] = {}
 
 
 def _writer(cs: tuple[int, ...], dts: str, codec: Any, level: int, shuffle: bool) -> Writer:
-    key = (cs, dts, codec, level, shuffle)
+    key = (cs, dts, codec, level, shuffle, BLOCK_BYTES)
     w = _WRITERS.get(key)
     if w is not None:
         return w
