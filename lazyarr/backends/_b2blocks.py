@@ -50,6 +50,7 @@ True
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import sys
@@ -473,8 +474,8 @@ class _Geom(NamedTuple):
     rows: int            # chunk rows per block (blocks are runs of whole rows)
     mode: int            # _BLOCKS, _WHOLE (decode it all) or _COPY (stored uncompressed)
     key: bytes           # header bytes that blocks decoded together must share
-    bstarts: Any         # int64 file offsets of the blocks (_BLOCKS only)
-    blens: Any           # int64 compressed lengths of the blocks
+    bstarts: Any         # file offsets of the blocks (_BLOCKS only; a list)
+    blens: Any           # their compressed lengths
 
 
 _BLOCKS, _WHOLE, _COPY = 0, 1, 2
@@ -531,7 +532,9 @@ def _parse(mv: memoryview, off: int, size: int, cs: tuple[int, ...], row_bytes: 
     ends[order[-1]] = cbytes
     if bst.min() < 32 + 4 * nblocks or (ends - bst).min() <= 0:
         return None
-    return _Geom(start, cbytes, nbytes, blocksize, rows, _BLOCKS, key, bst + start, ends - bst)
+    # Python ints: a read takes a few of them at a time.
+    return _Geom(start, cbytes, nbytes, blocksize, rows, _BLOCKS, key, (bst + start).tolist(),
+                 (ends - bst).tolist())
 
 
 def rows_blocked(raw: Any, cs: tuple[int, ...]) -> bool:
@@ -609,7 +612,7 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
             for coords in todo:
                 info = node.chunk_info(coords)
                 index[coords] = (info.offset, info.size, info.filter_mask)
-    row_bytes = dtype.itemsize * int(np.prod(cs[1:], dtype=np.int64))
+    row_bytes = dtype.itemsize * math.prod(cs[1:])
     batch = _Batch(out, cs, dtype, row_bytes)
     for combo in combos:
         ks = tuple(p[0] for p in combo)
@@ -626,7 +629,9 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
         local = combo[0][1]
         r = np.arange(local.start, local.stop, local.step) if isinstance(local, slice) else local
         if g.mode == _BLOCKS:
-            blocks = np.unique(r // g.rows)
+            blocks = r // g.rows
+            if len(blocks) > 1:
+                blocks = np.unique(blocks)
             if len(blocks) * g.blocksize < g.nbytes:
                 batch.add(g, mv, blocks, r, combo, dst)
                 continue
@@ -690,29 +695,35 @@ class _Batch:
         jobs = self.groups.pop(key)
         self.nbytes.pop(key, None)
         g0 = jobs[0][0]
-        k = sum(len(j[2]) for j in jobs)
-        starts = np.concatenate([j[0].bstarts[j[2]] for j in jobs])
-        lens = np.concatenate([j[0].blens[j[2]] for j in jobs])
-        head = 32 + 4 * k
-        pos = head + np.concatenate(([0], np.cumsum(lens[:-1])))
-        total = int(head + lens.sum())
-        src = np.empty(total, np.uint8)
-        c = bytearray(np.frombuffer(jobs[0][1], np.uint8, 32, g0.start).tobytes())
-        c[4:8] = (k * g0.blocksize).to_bytes(4, "little")
-        c[12:16] = total.to_bytes(4, "little")
-        src[:32] = np.frombuffer(bytes(c), np.uint8)
-        src[32:head] = np.frombuffer(pos.astype("<i4").tobytes(), np.uint8)
         # The map may have grown during the read: the last view covers all.
-        whole = np.frombuffer(max((j[1] for j in jobs), key=len), np.uint8)
-        for a, n, p in zip(starts.tolist(), lens.tolist(), pos.tolist()):
-            src[p : p + n] = whole[a : a + n]
+        mv = max((j[1] for j in jobs), key=len)
+        parts: list[Any] = [b"", b""]
+        offsets: list[int] = []
+        at = 0
+        for g, _, blocks, _, _, _ in jobs:
+            bs, bl = g.bstarts, g.blens
+            for b in blocks.tolist():
+                a, n = bs[b], bl[b]
+                parts.append(mv[a : a + n])
+                offsets.append(at)
+                at += n
+        k = len(offsets)
+        head = 32 + 4 * k
+        c = bytearray(mv[g0.start : g0.start + 32])
+        c[4:8] = (k * g0.blocksize).to_bytes(4, "little")
+        c[12:16] = (head + at).to_bytes(4, "little")
+        parts[0] = c
+        parts[1] = (np.asarray(offsets, "<i4") + head).tobytes()
         dec = _scratch(k * g0.blocksize)
-        _decode(src, dec)
+        _decode(b"".join(parts), dec)
         rows = dec.view(self.dtype).reshape((k * g0.rows,) + self.cs[1:])
         j0 = 0
         for g, _, blocks, r, combo, dst in jobs:
-            at = (j0 + np.searchsorted(blocks, r // g.rows)) * g.rows + r % g.rows
-            self._scatter(rows, at, combo, dst)
+            if len(blocks) == 1:
+                at_rows = j0 * g.rows + r % g.rows
+            else:
+                at_rows = (j0 + np.searchsorted(blocks, r // g.rows)) * g.rows + r % g.rows
+            self._scatter(rows, at_rows, combo, dst)
             j0 += len(blocks)
 
 
