@@ -497,10 +497,8 @@ DIRECT_CHUNKS = (4096, DIRECT_COLS)
 
 def _direct_file(ctx: Context) -> tuple[str, np.ndarray]:
     """The layout's file (written once per run by lazyarr) and its data."""
-    from bench._data import realistic
-
     path = os.path.join(ctx.tmp, "direct.h5")
-    data = realistic(np.random.default_rng(3), ctx.sizes.direct_rows, DIRECT_COLS)
+    data = realistic_rows(ctx.sizes.direct_rows)
     if not os.path.exists(path):
         import lazyarr as la
 
@@ -645,6 +643,40 @@ def w_direct(ctx: Context) -> None:
     _c_appends(ctx, data)
 
 
+def w_blocks(ctx: Context) -> None:
+    """Blosc2 block sizes of lazyarr's writer: ratio, random ``x[i]``, ``x[:]``."""
+    import lazyarr as la
+    from lazyarr.backends import _b2blocks
+
+    rows = min(ctx.sizes.direct_rows, 2**18)
+    data = realistic_rows(rows)
+    idx = ctx.rng.integers(0, rows, ctx.sizes.calls_compressed).tolist()
+    default = _b2blocks.BLOCK_BYTES
+    for kib in (16, 32, 64, 128):
+        path = os.path.join(ctx.tmp, f"blocks-{kib}.h5")
+        _b2blocks.BLOCK_BYTES = kib * 1024
+        try:
+            with la.open(path, "w") as store:
+                store.create_array("x", data, chunks=DIRECT_CHUNKS)
+        finally:
+            _b2blocks.BLOCK_BYTES = default
+        note = f"ratio {data.nbytes / os.path.getsize(path):.3f}" + (" (default)" if kib * 1024 == default else "")
+        with la.open(path) as store:
+            x = store["x"]
+            ctx.runner.case("blocks", f"{kib} KiB", f"{len(idx):,} random x[i]", "lazyarr",
+                            lambda x=x: [x[i] for i in idx], calls=len(idx), note=note,
+                            check=lambda x=x: [x[i] for i in idx[:20]], expect=[data[i] for i in idx[:20]])
+            ctx.runner.case("blocks", f"{kib} KiB", "x[:]", "lazyarr", lambda x=x: x[:], expect=data,
+                            nbytes=data.nbytes, note=note)
+
+
+def realistic_rows(rows: int) -> np.ndarray:
+    """The direct workloads' data: (rows, 64) float32 rounded normals."""
+    from bench._data import realistic
+
+    return realistic(np.random.default_rng(3), rows, DIRECT_COLS)
+
+
 #: Workload name -> (function, needs the suite's array files).
 WORKLOADS: dict[str, tuple[Callable[[Context], None], bool]] = {
     "slice": (w_slice, True),
@@ -660,4 +692,5 @@ WORKLOADS: dict[str, tuple[Callable[[Context], None], bool]] = {
     "ragged": (w_ragged, False),
     "codecs": (w_codecs, False),
     "direct": (w_direct, False),
+    "blocks": (w_blocks, False),
 }
