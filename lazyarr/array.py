@@ -26,6 +26,7 @@ from lazyarr.backends.base import Selection, selection_shape
 from lazyarr.cache import CachedArray, CachePolicy
 from lazyarr.errors import ReadOnlyError
 from lazyarr.index import normalize
+from lazyarr.members import MembersMixin
 from lazyarr.numpy_api import NumpyOperatorsMixin
 from lazyarr.plan import ReadPlan, plan_read
 from lazyarr.reduce import ReductionsMixin
@@ -36,7 +37,7 @@ __all__ = ["LazyArray"]
 _ITER_BLOCK_BYTES = 4 * 2**20
 
 
-class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
+class LazyArray(MembersMixin, ReductionsMixin, NumpyOperatorsMixin, CachedArray):
     """An array on storage that indexes exactly like a NumPy array.
 
     Parameters
