@@ -28,6 +28,7 @@ from lazyarr.errors import ReadOnlyError
 from lazyarr.index import normalize
 from lazyarr.members import MembersMixin
 from lazyarr.numpy_api import NumpyOperatorsMixin
+from lazyarr.numpy_functions import NumpyFunctionsMixin
 from lazyarr.plan import ReadPlan, plan_read
 from lazyarr.reduce import ReductionsMixin
 
@@ -37,7 +38,7 @@ __all__ = ["LazyArray"]
 _ITER_BLOCK_BYTES = 4 * 2**20
 
 
-class LazyArray(MembersMixin, ReductionsMixin, NumpyOperatorsMixin, CachedArray):
+class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperatorsMixin, CachedArray):
     """An array on storage that indexes exactly like a NumPy array.
 
     Parameters

@@ -26,7 +26,7 @@ from lazyarr.array import LazyArray
 from lazyarr.errors import ReadOnlyError
 from lazyarr.index import Ell, Mask, normalize
 
-__all__ = ["CastView", "ReshapedView"]
+__all__ = ["CastView", "MapView", "ReshapedView"]
 
 
 class _Derived(LazyArray):
@@ -203,3 +203,43 @@ class ReshapedView(_Derived):
 
     def __reduce__(self):
         return (ReshapedView, (self._src, self._shape))
+
+
+class MapView(_Derived):
+    """``fn`` applied elementwise on read (``fn(block)`` has ``dtype``); read-only.
+
+    What lets the NumPy function layer reuse the reductions: ``np.nansum(x)``
+    is the sum of ``MapView(x, nan -> 0)``, ``np.linalg.norm(x, 1)`` the sum
+    of ``MapView(x, abs)``.
+    """
+
+    def __init__(self, src: LazyArray, fn: Any, dtype: Any) -> None:
+        super().__init__(src)
+        self._fn = fn
+        self._dtype = np.dtype(dtype)
+        # Reads may run in a prefetch thread: compute under the errstate of
+        # the call that made the view, not the thread's default.
+        self._errstate = np.geterr()
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._src.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._src.ndim
+
+    def __getitem__(self, key: Any) -> Any:
+        block = self._src[key]
+        with np.errstate(**self._errstate):
+            return self._fn(block)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise ReadOnlyError("a mapped view is read-only")
+
+    def __reduce__(self):
+        return (MapView, (self._src, self._fn, self._dtype))

@@ -100,6 +100,13 @@ def row_blocks(x: Any, rows: int, prefetch: bool = True) -> Iterator[tuple[int, 
     caller works on this one (HDF5 reads release the GIL), so reading and
     reducing overlap; at most two blocks are held.
     """
+    from lazyarr.progress import track
+
+    # A bar of the rows read, inside ``with la.progress():`` only.
+    return track(_row_blocks(x, rows, prefetch), x.shape[0])
+
+
+def _row_blocks(x: Any, rows: int, prefetch: bool) -> Iterator[tuple[int, np.ndarray]]:
     n = x.shape[0]
     starts = range(0, n, rows)
     if not prefetch or len(starts) < 2:
