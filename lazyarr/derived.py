@@ -45,6 +45,11 @@ class _Derived(LazyArray):
     def chunks(self) -> None:
         return None
 
+    @property
+    def _block_itemsize(self) -> int:
+        # A block read through this view is the source's block plus this one's.
+        return getattr(self._src, "_block_itemsize", self._src.dtype.itemsize) + self.dtype.itemsize
+
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + ", view)"
 
@@ -74,6 +79,10 @@ class CastView(_Derived):
     @property
     def dtype(self) -> np.dtype:
         return self._dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        return self._src.chunks  # same shape: blocks of whole source chunks
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -224,6 +233,10 @@ class MapView(_Derived):
     @property
     def dtype(self) -> np.dtype:
         return self._dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...] | None:
+        return self._src.chunks  # same shape: blocks of whole source chunks
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -79,7 +79,9 @@ def rows_per_block(x: Any, block_bytes: int | None = None, temp_itemsize: int = 
     if budget <= 0:
         raise ValueError(f"block_bytes must be positive, got {budget}")
     shape = x.shape
-    per_row = int(np.prod(shape[1:], dtype=np.int64)) * (x.dtype.itemsize + temp_itemsize)
+    # A derived array (a cast, a mapped view) also holds its source's block.
+    itemsize = getattr(x, "_block_itemsize", x.dtype.itemsize)
+    per_row = int(np.prod(shape[1:], dtype=np.int64)) * (itemsize + temp_itemsize)
     per_row = max(1, per_row)
     full = budget // 2 if fast else budget
     rows = max(1, (min(full, FAST_BLOCK_BYTES) if fast else full) // per_row)
