@@ -1,18 +1,24 @@
 """A contiguous ``tables.Array``: fixed shape, no chunks, no filters.
 
 The layout to pick for data that is written once and read in arbitrary
-pieces: every selection is one hyperslab of an uncompressed dataset.
+pieces. Its bytes are one run in the file, so reads and writes go through a
+memory map of them (:mod:`lazyarr.backends._mmap`): NumPy indexes the map,
+no HDF5 call is made. A node that cannot be mapped (no storage yet, the
+core driver, a compact or external layout) is read through PyTables.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lazyarr.backends._mmap import NodeMap, flush_dataset, node_map
 from lazyarr.backends._pytables import (
     quiet,
     PyTablesBackend,
+    _key,
     atom_for,
     byteorder_of,
     check_dtype,
@@ -20,7 +26,7 @@ from lazyarr.backends._pytables import (
     split_path,
     write_selection,
 )
-from lazyarr.backends.base import HDF5_LOCK, register_backend
+from lazyarr.backends.base import HDF5_LOCK, Selection, register_backend, selection_shape
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,6 +59,73 @@ class PlainBackend(PyTablesBackend):
 
     kind = "plain"
     extendable = False
+
+    #: ``(node, weak reference to its NodeMap or None)`` once decided for
+    #: that node object. Weak: the map belongs to the open file (see
+    #: :func:`lazyarr.backends._mmap.drop_maps`), not to this backend.
+    _map_for: tuple[Any, Any] | None = None
+    #: Read and write through the memory map where the node has one; False
+    #: forces PyTables' path (the reference the map is tested against).
+    use_map: bool = True
+
+    def map(self) -> NodeMap | None:
+        """The memory map reads and writes go through, or None (PyTables' path).
+
+        Looked up once per node object; while the node has no storage yet,
+        on every call.
+        """
+        if not self.use_map:
+            return None
+        node = self._node()
+        got = self._map_for
+        if got is not None and got[0] is node:
+            m = got[1]() if got[1] is not None else None
+            if m is not None or got[1] is None:
+                return m
+        with HDF5_LOCK:
+            m, final = node_map(node, self._dtype)
+        if final:
+            self._map_for = (node, None if m is None else weakref.ref(m))
+        return m
+
+    def read(self, sel: Selection) -> np.ndarray:
+        """Read an orthogonal selection; see :mod:`lazyarr.backends.base`."""
+        m = self.map()
+        if m is None:
+            return super().read(sel)
+        a = m.array
+        sel = tuple(sel)
+        if len(sel) != a.ndim:
+            raise ValueError(f"selection has {len(sel)} entries for a {a.ndim}-d array")
+        # Always a copy: the caller owns what a read returns.
+        return np.array(a[_map_key(sel, a.shape)])
+
+    def write(self, sel: Selection, value: np.ndarray) -> None:
+        """Store ``value`` at an orthogonal selection (through the map when there is one)."""
+        m = None if self.readonly else self.map()
+        if m is None or not m.array.flags.writeable:
+            super().write(sel, value)
+            if not self.readonly:
+                with HDF5_LOCK:
+                    # Out of HDF5's sieve buffer, so that a map made after this
+                    # first write (it allocated the storage) sees it.
+                    flush_dataset(self._node())
+            return
+        a = m.array
+        sel = tuple(sel)
+        if len(sel) != a.ndim:
+            raise ValueError(f"selection has {len(sel)} entries for a {a.ndim}-d array")
+        value = np.asarray(value)
+        want = selection_shape(sel)
+        if value.shape != want:
+            raise ValueError(f"value has shape {value.shape}, selection has shape {want}")
+        a[_map_key(sel, a.shape)] = value
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        m = self.map()
+        out["mapped_at"] = None if m is None else m.offset
+        return out
 
     def _check_node(self, node: Any) -> None:
         super()._check_node(node)
@@ -106,5 +179,15 @@ class PlainBackend(PyTablesBackend):
                 full = tuple(slice(0, n, 1) for n in shape)
                 write_selection(node, tuple(shape), full,
                                 np.ascontiguousarray(data, dtype=node.atom.dtype))
+                # Out of HDF5's sieve buffer: reads go through the map.
+                flush_dataset(node)
             set_kind_attrs(node, cls.kind)
         return cls(ref, path)
+
+
+def _map_key(sel: Selection, shape: tuple[int, ...]) -> tuple:
+    """A NumPy key for an array of ``shape`` that selects the orthogonal box ``sel``."""
+    if all(type(s) is slice for s in sel):
+        # ``...`` keeps a 0-d selection an array (``a[()]`` would be a scalar).
+        return sel + (Ellipsis,)
+    return _key(list(sel), list(shape))
