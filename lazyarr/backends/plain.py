@@ -74,10 +74,17 @@ class PlainBackend(PyTablesBackend):
         Looked up once per node object; while the node has no storage yet,
         on every call.
         """
+        got = self._map_for
+        if got is not None and got[1] is not None:
+            # The hot path, no HDF5 call and no lock: the map is alive only
+            # while its file is open in lazyarr (drop_maps, and a fork, let
+            # go of it), and its node only while it exists in that file.
+            m = got[1]()
+            if m is not None and m.node._v_isopen and not self._ref._closed and self.use_map:
+                return m
         if not self.use_map:
             return None
         node = self._node()
-        got = self._map_for
         if got is not None and got[0] is node:
             m = got[1]() if got[1] is not None else None
             if m is not None or got[1] is None:
@@ -87,6 +94,12 @@ class PlainBackend(PyTablesBackend):
         if final:
             self._map_for = (node, None if m is None else weakref.ref(m))
         return m
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        # A contiguous node never changes shape: the map's is the node's.
+        m = self.map()
+        return m.array.shape if m is not None else super().shape
 
     def read(self, sel: Selection) -> np.ndarray:
         """Read an orthogonal selection; see :mod:`lazyarr.backends.base`."""
@@ -187,7 +200,8 @@ class PlainBackend(PyTablesBackend):
 
 def _map_key(sel: Selection, shape: tuple[int, ...]) -> tuple:
     """A NumPy key for an array of ``shape`` that selects the orthogonal box ``sel``."""
-    if all(type(s) is slice for s in sel):
+    if list(map(type, sel)).count(np.ndarray) <= 1:
+        # Slices and at most one index array: NumPy's own key is the box.
         # ``...`` keeps a 0-d selection an array (``a[()]`` would be a scalar).
         return sel + (Ellipsis,)
     return _key(list(sel), list(shape))
