@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.backends.base import Selection, selection_shape
+from lazyarr.backends.base import Selection, apply_orthogonal, selection_shape
 
 #: ``a.nbytes`` without a Python frame per item (ragged reads return many).
 _NBYTES = operator.attrgetter("nbytes")
@@ -192,22 +192,6 @@ def _split0(s: slice | np.ndarray, at: int) -> tuple[slice | np.ndarray, slice |
     return s[:cut], s[cut:]
 
 
-def _apply_orthogonal(buf: np.ndarray, sel: Selection) -> np.ndarray:
-    """``buf`` indexed by the orthogonal selection ``sel``: a fresh C array.
-
-    Slices first (a view, no copy), then one ``np.take`` per array axis, so
-    arrays on several axes select their outer product, never points.
-    """
-    out = buf[tuple(s if isinstance(s, slice) else slice(None) for s in sel)]
-    taken = False
-    for ax, s in enumerate(sel):
-        if not isinstance(s, slice):
-            out = np.take(out, s, axis=ax)
-            taken = True
-    # Never hand out a view into the window: the caller may write into it.
-    return out if taken and out.flags.c_contiguous else np.array(out, order="C", copy=True)
-
-
 class SwapWindow(CachePolicy):
     """Keep a window of whole leading-axis rows of at most ``nbytes`` in memory.
 
@@ -330,11 +314,11 @@ class _RowWindow(BoundCache):
                 self.last_start, self.last_stop = r0, r1
                 lo, hi = self.lo, self.hi
                 head_sel, tail_sel = _split0(sel[0], hi)
-                head = _apply_orthogonal(buf, (_shift0(head_sel, lo),) + rest)
+                head = apply_orthogonal(buf, (_shift0(head_sel, lo),) + rest)
                 self.buf = buf = None  # the budget holds while the next window loads
                 n = int(self.backend.shape[0])
                 buf = self._load(hi, min(n, hi + self._width()))
-                tail = _apply_orthogonal(buf, (_shift0(tail_sel, hi),) + rest)
+                tail = apply_orthogonal(buf, (_shift0(tail_sel, hi),) + rest)
                 out = np.empty(selection_shape(sel), dtype=head.dtype)
                 out[: len(head)] = head  # not np.concatenate: it drops a byte order
                 out[len(head) :] = tail
@@ -356,7 +340,7 @@ class _RowWindow(BoundCache):
                 buf = self._load(lo, hi)
         if bypass:
             return self._backend_read(sel)
-        return _apply_orthogonal(buf, (_shift0(sel[0], lo),) + rest)
+        return apply_orthogonal(buf, (_shift0(sel[0], lo),) + rest)
 
     def _width(self) -> int:
         """Rows of a window: whole chunks when it holds at least one."""

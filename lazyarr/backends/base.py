@@ -39,6 +39,7 @@ __all__ = [
     "backend_class",
     "backend_kinds",
     "selection_shape",
+    "apply_orthogonal",
     "BackendBase",
     "check_plain_dtype",
 ]
@@ -175,3 +176,27 @@ def selection_shape(sel: Selection) -> tuple[int, ...]:
         else:
             out.append(len(s))
     return tuple(out)
+
+
+def apply_orthogonal(buf: np.ndarray, sel: Selection) -> np.ndarray:
+    """``buf`` indexed by the orthogonal selection ``sel``: a fresh C array.
+
+    Slices first (a view, no copy), then one ``np.take`` per array axis, so
+    arrays on several axes select their outer product, never points. A
+    ``take`` of whole rows is several times faster than NumPy's fancy
+    indexing of the same rows.
+
+    Examples
+    --------
+    >>> apply_orthogonal(np.arange(12).reshape(3, 4), (np.array([0, 2]), slice(1, 4, 2)))
+    array([[ 1,  3],
+           [ 9, 11]])
+    """
+    out = buf[tuple(s if isinstance(s, slice) else slice(None) for s in sel)]
+    taken = False
+    for ax, s in enumerate(sel):
+        if not isinstance(s, slice):
+            out = np.take(out, s, axis=ax)
+            taken = True
+    # Never hand out a view into the buffer: the caller may write into it.
+    return out if taken and out.flags.c_contiguous else np.array(out, order="C", copy=True)

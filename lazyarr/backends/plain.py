@@ -26,7 +26,13 @@ from lazyarr.backends._pytables import (
     split_path,
     write_selection,
 )
-from lazyarr.backends.base import HDF5_LOCK, Selection, register_backend, selection_shape
+from lazyarr.backends.base import (
+    HDF5_LOCK,
+    Selection,
+    apply_orthogonal,
+    register_backend,
+    selection_shape,
+)
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -110,8 +116,12 @@ class PlainBackend(PyTablesBackend):
         sel = tuple(sel)
         if len(sel) != a.ndim:
             raise ValueError(f"selection has {len(sel)} entries for a {a.ndim}-d array")
-        # Always a copy: the caller owns what a read returns.
-        return np.array(a[_map_key(sel, a.shape)])
+        if np.ndarray in map(type, sel):
+            # Rows gathered by np.take (a fresh array), not fancy indexing.
+            return apply_orthogonal(a, sel)
+        # A copy of the box: the caller owns what a read returns.
+        # ``...`` keeps a 0-d selection an array (``a[()]`` would be a scalar).
+        return np.array(a[sel + (Ellipsis,)])
 
     def write(self, sel: Selection, value: np.ndarray) -> None:
         """Store ``value`` at an orthogonal selection (through the map when there is one)."""
