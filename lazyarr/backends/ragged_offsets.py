@@ -498,6 +498,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
     #: Data appended since the last flush: raw Blosc2 chunk reads (which come
     #: from the file, not HDF5's caches) need a flush first.
     _unflushed = True
+    _raw_for: tuple[Any, Any] | None = None
 
     @classmethod
     def _create_columns(cls, ref: "FileRef", group: Any, dt: np.dtype, nd: int, filters: Any,
@@ -571,16 +572,19 @@ class RaggedOffsetsBackend(RaggedBackendBase):
             bounds = self._read_meta("bounds", idx)
             shapes = self._read_meta("shapes", idx)
             starts, stops = bounds[:, 0], bounds[:, 1]
-            # Windows of the flat data: start a new one where the gap since
-            # the previous item's stop is too large to read through.
-            new = np.ones(len(idx), dtype=bool)
-            new[1:] = starts[1:] - stops[:-1] > gap
-            firsts = np.flatnonzero(new)
-            lasts = np.append(firsts[1:], len(idx)) - 1
+            if len(idx) == 1:  # one item (the random-access case): one window
+                windows = [(0, 0, int(starts[0]), int(stops[0]))]
+            else:
+                # Windows of the flat data: start a new one where the gap since
+                # the previous item's stop is too large to read through.
+                new = np.ones(len(idx), dtype=bool)
+                new[1:] = starts[1:] - stops[:-1] > gap
+                firsts = np.flatnonzero(new)
+                lasts = np.append(firsts[1:], len(idx)) - 1
+                windows = [(f, l, int(starts[f]), int(stops[l]))
+                           for f, l in zip(firsts.tolist(), lasts.tolist())]
             data = nodes["data"]
-            windows = [(f, l, int(starts[f]), int(stops[l]))
-                       for f, l in zip(firsts.tolist(), lasts.tolist())]
-            raw = _blosc2.eligible(data)
+            raw = self._raw_data(data)
             if raw:
                 if self._unflushed:
                     # Raw chunks come from the file: appends must be in it,
@@ -588,8 +592,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
                     data.flush()
                     _blosc2.invalidate(data)
                     self._unflushed = False
-                geometry = ((int(data.nrows),), tuple(int(c) for c in data.chunkshape),
-                            data.atom.dflt)
+                geometry = ((int(data.nrows),),) + raw
             else:
                 bufs = [(f, l, lo, self._read_flat(data, lo, hi)) for f, l, lo, hi in windows]
         if raw:
@@ -619,6 +622,17 @@ class RaggedOffsetsBackend(RaggedBackendBase):
                 out.extend(map(np.ndarray, shp[f : l + 1], repeat(buf.dtype),
                                repeat(memoryview(buf)), offsets))
         return out
+
+    def _raw_data(self, data: Any) -> tuple | None:
+        """``(chunk shape, fill value)`` when ``_blosc2`` decodes the data
+        column's chunks, else None; looked up once per node object."""
+        got = self._raw_for
+        if got is None or got[0] is not data:
+            raw = None
+            if _blosc2.eligible(data):
+                raw = (tuple(int(c) for c in data.chunkshape), data.atom.dflt)
+            got = self._raw_for = (data, raw)
+        return got[1]
 
     def _read_flat(self, data: Any, lo: int, hi: int) -> np.ndarray:
         """Elements ``lo:hi`` of the data column through PyTables (stored dtype)."""
