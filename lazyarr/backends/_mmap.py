@@ -178,10 +178,13 @@ class NodeMap:
         Byte offset of the first element in the file.
     """
 
-    __slots__ = ("node", "array", "offset", "__weakref__")
+    __slots__ = ("node", "array", "offset", "owner", "__weakref__")
 
     def __init__(self, node: Any, array: np.ndarray, offset: int) -> None:
         self.node, self.array, self.offset = node, array, offset
+        #: What NumPy makes the base of a view of ``array``: a result with
+        #: this base shares the map's memory and must be copied.
+        self.owner = array[...].base
 
     @property
     def dtype(self) -> np.dtype:

@@ -18,7 +18,6 @@ from lazyarr.backends._mmap import NodeMap, flush_dataset, node_map
 from lazyarr.backends._pytables import (
     quiet,
     PyTablesBackend,
-    _key,
     atom_for,
     byteorder_of,
     check_dtype,
@@ -26,14 +25,9 @@ from lazyarr.backends._pytables import (
     split_path,
     write_selection,
 )
-from lazyarr.backends.base import (
-    HDF5_LOCK,
-    Selection,
-    apply_orthogonal,
-    register_backend,
-    selection_shape,
-)
-from lazyarr.errors import BackendError
+from lazyarr.backends.base import HDF5_LOCK, IndexingSupport, Selection, register_backend
+from lazyarr.core.selection import apply_orthogonal, orthogonal_key, selection_shape
+from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lazyarr.files import FileRef
@@ -100,6 +94,56 @@ class PlainBackend(PyTablesBackend):
         if final:
             self._map_for = (node, None if m is None else weakref.ref(m))
         return m
+
+    @property
+    def support(self) -> IndexingSupport:  # type: ignore[override]
+        """``NUMPY`` while the node is mapped: NumPy indexes the map with the
+        user's key (:meth:`getitem`); else PyTables' orthogonal selections.
+
+        Asked when an array binds its cache policy. A reference not used yet
+        (an unpickled array) answers without opening its file.
+        """
+        if self.deferred or self.map() is None:
+            return IndexingSupport.ORTHOGONAL
+        return IndexingSupport.NUMPY
+
+    def getitem(self, key: Any) -> Any:
+        """``x[key]`` with NumPy's semantics, indexed on the map; never a view of it."""
+        m = self.map()
+        if m is None:
+            # The map went away (the node was created again, with no storage
+            # yet): the whole array, then NumPy's key. Correct, not fast.
+            return self.read(tuple(slice(0, n, 1) for n in self.shape))[key]
+        a = m.array
+        if type(key) is np.ndarray and key.ndim == 1 and a.ndim:
+            # Whole rows gathered by np.take, several times faster than
+            # NumPy's fancy indexing of the same rows; same results, same
+            # IndexError for an index out of bounds.
+            if key.dtype.kind == "i":
+                return np.take(a, key, axis=0)
+            if key.dtype.kind == "b" and len(key) == len(a):
+                return np.take(a, np.flatnonzero(key), axis=0)
+        out = a[key]
+        if type(out) is np.ndarray and out.base is m.owner:
+            return out.copy()
+        return out
+
+    def setitem(self, key: Any, value: Any) -> None:
+        """``x[key] = value`` with NumPy's semantics, through the map."""
+        m = self.map()
+        if m is None or not m.array.flags.writeable:
+            if self.readonly or m is not None:
+                raise ReadOnlyError(
+                    f"{self._ref.path!r} is open read-only (mode 'r'); "
+                    "open it with mode 'r+' or 'a' to write"
+                )
+            # No map (see getitem): the whole array, NumPy's assignment, back.
+            full = tuple(slice(0, n, 1) for n in self.shape)
+            block = self.read(full)
+            block[key] = value
+            self.write(full, block)
+            return
+        m.array[key] = value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -214,4 +258,4 @@ def _map_key(sel: Selection, shape: tuple[int, ...]) -> tuple:
         # Slices and at most one index array: NumPy's own key is the box.
         # ``...`` keeps a 0-d selection an array (``a[()]`` would be a scalar).
         return sel + (Ellipsis,)
-    return _key(list(sel), list(shape))
+    return orthogonal_key(list(sel), list(shape))

@@ -47,6 +47,7 @@ from lazyarr.backends._pytables import (
     set_kind_attrs,
 )
 from lazyarr.backends.base import HDF5_LOCK, BackendBase, register_backend
+from lazyarr.core.selection import merge_groups
 from lazyarr.backends.compressed import CHUNK_BYTES, make_filters
 from lazyarr.errors import BackendError, CorruptStoreError, ReadOnlyError
 
@@ -577,10 +578,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
             else:
                 # Windows of the flat data: start a new one where the gap since
                 # the previous item's stop is too large to read through.
-                new = np.ones(len(idx), dtype=bool)
-                new[1:] = starts[1:] - stops[:-1] > gap
-                firsts = np.flatnonzero(new)
-                lasts = np.append(firsts[1:], len(idx)) - 1
+                firsts, lasts = merge_groups(starts, stops, gap)
                 windows = [(f, l, int(starts[f]), int(stops[l]))
                            for f, l in zip(firsts.tolist(), lasts.tolist())]
             data = nodes["data"]
