@@ -18,13 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lazyarr as la
-from lazyarr.backends import _b2blocks
+from lazyarr.backends import _b2blocks, _b2write
 from lazyarr.backends.compressed import CompressedBackend
 from lazyarr.testing import assert_same_as_numpy, dtypes, keys
 
 #: Block sizes the tests write with: tiny (many blocks per chunk, padded
 #: chunks), odd, and the default.
-BLOCKS = [64, 200, 1024, _b2blocks.BLOCK_BYTES]
+BLOCKS = [64, 200, 1024, _b2write.BLOCK_BYTES]
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def _reference(store, name):
 def test_files_read_by_pytables_and_h5py(tmp_path, monkeypatch, block, shape, chunks):
     h5py = pytest.importorskip("h5py")
     pytest.importorskip("hdf5plugin")
-    monkeypatch.setattr(_b2blocks, "BLOCK_BYTES", block)
+    monkeypatch.setattr(_b2write, "BLOCK_BYTES", block)
     a = _values(shape, "f8")
     path = tmp_path / "w.h5"
     with la.open(path, "w") as s:
@@ -94,7 +94,7 @@ def test_files_read_by_pytables_and_h5py(tmp_path, monkeypatch, block, shape, ch
         np.testing.assert_array_equal(f.root.x[:], want)
         np.testing.assert_array_equal(f.root.x[1::3], want[1::3])
         # The frames say the block size PyTables' filter was told (PT_DEFAULT_B2_BLOCKSIZE).
-        rows = _b2blocks.block_rows(chunks, 8)
+        rows = _b2write.block_rows(chunks, 8)
         raw = f.root.x.read_chunk((0,) * len(shape))
         h = int.from_bytes(raw[11:15], "big")
         assert int.from_bytes(raw[h + 8 : h + 12], "little") == rows * 8 * int(np.prod(chunks[1:]))
@@ -108,9 +108,9 @@ def test_frames_are_what_blosc2_makes(tmp_path):
     import blosc2
 
     a = _values((100, 64), "f4")
-    w = _b2blocks._writer((128, 64), "<f4", blosc2.Codec.ZSTD, 1, True)
+    w = _b2write._writer((128, 64), "<f4", blosc2.Codec.ZSTD, 1, True)
     w = w._replace(cparams=dataclasses.replace(w.cparams, nthreads=1))
-    ours = _b2blocks.encode(w, a)
+    ours = _b2write.encode(w, a)
     pad = np.zeros((128, 64), "f4")
     pad[:100] = a
     theirs = blosc2.asarray(pad.view("V4"), chunks=(128, 64), blocks=(128, 64),
@@ -125,7 +125,7 @@ def test_write_chunk_path_needs_blosc2_and_native_order(tmp_path):
             "zlib": s.create_array("b", np.arange(10.0), compression="zlib"),
             "big-endian": s.create_array("c", np.arange(10.0).astype(">f8")),
         }
-        got = {k: _b2blocks.writer(v.backend._node()) is not None for k, v in nodes.items()}
+        got = {k: _b2write.writer(v.backend._node()) is not None for k, v in nodes.items()}
     assert got == {"zstd": True, "zlib": False, "big-endian": False}
 
 
@@ -142,13 +142,13 @@ def test_block_reader_same_as_numpy_and_pytables(tmp_path_factory, data):
         data.draw(st.integers(1, n)) for n in shape[1:])
     a = _values(shape, dtype, data.draw(st.integers(0, 9)))
     path = tmp_path_factory.mktemp("b") / "a.h5"
-    old = _b2blocks.BLOCK_BYTES
-    _b2blocks.BLOCK_BYTES = block
+    old = _b2write.BLOCK_BYTES
+    _b2write.BLOCK_BYTES = block
     try:
         with la.open(path, "w") as s:
             s.create_array("x", a, chunks=chunks)
     finally:
-        _b2blocks.BLOCK_BYTES = old
+        _b2write.BLOCK_BYTES = old
     with la.open(path) as s:
         x, ref = s["x"], _reference(s, "x")
         for _ in range(4):
@@ -255,7 +255,7 @@ def test_core_driver_reads_and_appends(tmp_path):
         s.create_array("x", a, chunks=(64, 6))
     with la.open(path, "r+", cache=la.InMemory()) as s:
         x = s["x"]
-        assert _b2blocks.writer(x.backend._node()) is None
+        assert _b2write.writer(x.backend._node()) is None
         x.append(a[:3])
         x[2] = 9.0
         want = np.concatenate([a, a[:3]])

@@ -1,4 +1,4 @@
-"""Blosc2 chunks written at codec speed and read block by block through a map.
+"""Blosc2 chunks read block by block through a memory map of the file.
 
 PyTables' ``blosc2`` filter stores each HDF5 chunk as one Blosc2 frame: a
 msgpack header (with the ``b2nd`` metalayer: chunk and block shapes), one
@@ -6,13 +6,7 @@ Blosc2 chunk of the whole (padded) HDF5 chunk, an offsets chunk and a
 trailer. A Blosc2 chunk is a 32-byte header, one int32 start offset per
 block, then the blocks; each block decodes on its own.
 
-**Writing.** PyTables compresses through its filter on one thread (measured
-5x slower than the codec). :func:`write_rows` compresses whole chunks with
-``blosc2.compress2`` on every core and stores the frames with
-``node.write_chunk``: the frames are byte for byte what ``blosc2.asarray``
-makes (the header differs only in its two size fields, patched here), so
-PyTables and h5py + hdf5plugin read them like their own. Blocks are runs of
-whole chunk rows of about :data:`BLOCK_BYTES`.
+Writing is :mod:`lazyarr.backends._b2write`.
 
 **Reading.** :func:`read` never takes a chunk through HDF5: the chunk index
 (``node.chunk_info``: byte offset and size) is cached per node and
@@ -53,7 +47,6 @@ from __future__ import annotations
 import math
 import mmap
 import os
-import sys
 import threading
 import weakref
 from typing import Any, Callable, NamedTuple
@@ -62,285 +55,15 @@ import blosc2
 import msgpack
 import numpy as np
 
-from lazyarr.backends._hdf5 import BEFORE_FLUSH
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
 from lazyarr.core.support import project
 
-__all__ = ["BLOCK_BYTES", "block_rows", "writer", "write_rows", "append", "append_small", "flush_tail",
-           "drop_tail",
-           "read", "eligible", "forget", "rows_blocked",
+__all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker",
            "set_verifier", "BATCH_BYTES"]
 
-#: Bytes per Blosc2 block of the chunks lazyarr writes (see the README's
-#: "Compressed reads" section: 16-64 KiB measured; 32 KiB keeps the full-read
-#: speed of larger blocks, costs 1.5 % of ratio, and a random row decodes
-#: 4x less than with PyTables' default 128 KiB).
-BLOCK_BYTES = 32 * 1024
 #: Decoded bytes per synthetic chunk (bounds a read's scratch memory).
 BATCH_BYTES = 16 * 2**20
-
-_CODECS = {"blosclz": blosc2.Codec.BLOSCLZ, "lz4": blosc2.Codec.LZ4, "lz4hc": blosc2.Codec.LZ4HC,
-           "zlib": blosc2.Codec.ZLIB, "zstd": blosc2.Codec.ZSTD}
-
-
-# ================================================================== writing
-def block_rows(chunks: tuple[int, ...], itemsize: int) -> int:
-    """Chunk rows per Blosc2 block: about :data:`BLOCK_BYTES`, at least one row.
-
-    Examples
-    --------
-    >>> block_rows((4096, 64), 4), block_rows((10, 100000), 8), block_rows((7, 3), 8)
-    (128, 1, 7)
-    >>> block_rows((43690, 6), 4), block_rows((4099, 64), 4)
-    (1285, 128)
-    """
-    row = itemsize * int(np.prod(chunks[1:], dtype=np.int64))
-    want = int(max(1, min(chunks[0], BLOCK_BYTES // max(1, row))))
-    # A divisor of the chunk's rows if one is near: no padding, and readers
-    # that expect unpadded chunks (lazyarr's read_chunk path) decode them.
-    for r in range(want, max(1, want // 2) - 1, -1):
-        if chunks[0] % r == 0:
-            return r
-    return want
-
-
-class Writer(NamedTuple):
-    """How one node's chunks are encoded (see :func:`writer`)."""
-
-    chunks: tuple[int, ...]
-    dtype: np.dtype
-    rows: int            # chunk rows per block
-    ext_rows: int        # chunk rows padded to whole blocks
-    cparams: Any
-    head: bytes          # frame header of a template frame
-    tail: bytes          # its offsets chunk and trailer
-
-
-def writer(node: Any) -> Writer | None:
-    """The encoder for ``node``'s chunks, or None when PyTables must write them.
-
-    Only PyTables' ``blosc2`` filter with nothing after it, stored in native
-    byte order (what PyTables' own Blosc2 path requires too). Caller holds
-    the lock.
-    """
-    if node._v_file.params.get("DRIVER") not in (None, "H5FD_SEC2"):
-        # PyTables' own Blosc2 reads take chunks from the file on disk, which
-        # the core driver writes only at close: let PyTables write (and keep
-        # its chunk cache in step) there.
-        return None
-    cached = getattr(node, "_lazyarr_b2writer", False)
-    if cached is not False:
-        return cached
-    w = _writer_for(node)
-    node._lazyarr_b2writer = w  # a node's filters and layout never change
-    return w
-
-
-def _writer_for(node: Any) -> Writer | None:
-    f = node.filters
-    lib = (f.complib or "").split(":")
-    if (node.chunkshape is None or not f.complevel or lib[0] != "blosc2" or f.fletcher32
-            or f.bitshuffle or f.least_significant_digit is not None):
-        return None
-    dt = node.atom.dtype
-    if node.byteorder not in ("irrelevant", sys.byteorder) or dt.itemsize > 255:
-        return None
-    codec = _CODECS.get(lib[1] if len(lib) > 1 else "blosclz")
-    if codec is None:
-        return None
-    return _writer(tuple(node.chunkshape), dt.str, codec, int(f.complevel), bool(f.shuffle))
-
-
-_WRITERS: dict[tuple, Writer] = {}
-
-
-def _writer(cs: tuple[int, ...], dts: str, codec: Any, level: int, shuffle: bool) -> Writer:
-    key = (cs, dts, codec, level, shuffle, BLOCK_BYTES)
-    w = _WRITERS.get(key)
-    if w is not None:
-        return w
-    dt = np.dtype(dts)
-    rows = block_rows(cs, dt.itemsize)
-    cp = blosc2.CParams(codec=codec, clevel=level, typesize=dt.itemsize,
-                        filters=[blosc2.Filter.SHUFFLE if shuffle else blosc2.Filter.NOFILTER],
-                        splitmode=blosc2.SplitMode.FORWARD_COMPAT_SPLIT,
-                        blocksize=rows * dt.itemsize * int(np.prod(cs[1:], dtype=np.int64)),
-                        nthreads=blosc2.nthreads)
-    # A template frame made by blosc2 itself (varied bytes: no special chunk).
-    n = int(np.prod(cs, dtype=np.int64)) * dt.itemsize
-    sample = np.frombuffer(np.random.default_rng(0).bytes(n), f"V{dt.itemsize}").reshape(cs)
-    frame = blosc2.asarray(sample, chunks=cs, blocks=(rows,) + cs[1:], cparams=cp).to_cframe()
-    h = _frame_header_len(frame)
-    cbytes = int.from_bytes(frame[h + 12 : h + 16], "little")
-    w = Writer(cs, dt, rows, -(-cs[0] // rows) * rows, cp, bytes(frame[:h]),
-               bytes(frame[h + cbytes :]))
-    _WRITERS[key] = w
-    return w
-
-
-def encode(w: Writer, rows: np.ndarray) -> bytes:
-    """One stored chunk (a Blosc2 frame) holding ``rows`` (at most a chunk's rows)."""
-    if rows.shape == (w.ext_rows,) + w.chunks[1:] and rows.flags.c_contiguous:
-        buf = rows
-    else:
-        buf = np.zeros((w.ext_rows,) + w.chunks[1:], dtype=w.dtype)
-        buf[tuple(slice(0, k) for k in rows.shape)] = rows
-    chunk = blosc2.compress2(buf, cparams=w.cparams)
-    size = len(w.head) + len(chunk) + len(w.tail)
-    head = w.head
-    # The frame header's two size fields (msgpack uint64 frame size, int64
-    # compressed bytes of its one chunk; big-endian); the rest is fixed.
-    return b"".join((head[:16], size.to_bytes(8, "big"), head[24:39],
-                     len(chunk).to_bytes(8, "big"), head[47:], chunk, w.tail))
-
-
-def write_rows(node: Any, w: Writer, start: int, rows: np.ndarray) -> None:
-    """Store ``rows`` at chunk-aligned row ``start``, whole chunks at a time.
-
-    The node must already be long enough (``truncate``); the last chunk is
-    padded. Caller holds the lock.
-    """
-    c0 = w.chunks[0]
-    assert start % c0 == 0
-    trailing = [range(0, n, c) for n, c in zip(rows.shape[1:], w.chunks[1:])]
-    for i in range(0, len(rows), c0):
-        part = rows[i : i + c0]
-        for corner in _corners(trailing):
-            sub = part[(slice(None),) + tuple(slice(a, a + c) for a, c in zip(corner, w.chunks[1:]))]
-            node.write_chunk((start + i,) + corner, encode(w, np.ascontiguousarray(sub, w.dtype)))
-
-
-#: Rows of one bulk append converted and compressed at a time (bounds the copy).
-_STEP_BYTES = 16 * 2**20
-
-
-class _Tail:
-    """Rows appended after the node's last whole chunk, kept here until that
-    chunk fills or the node is read, written to, flushed or closed: a
-    one-row append then copies one row instead of re-encoding a chunk."""
-
-    __slots__ = ("w", "start", "n", "buf", "dirty")
-
-    def __init__(self, w: Writer, start: int, buf: np.ndarray, n: int) -> None:
-        self.w, self.start, self.buf, self.n, self.dirty = w, start, buf, n, False
-
-
-def append(node: Any, w: Writer, rows: np.ndarray) -> None:
-    """Append ``rows`` (shape ``(k,) + node.shape[1:]``) through the node's tail.
-
-    Whole chunks are encoded as soon as they fill; the node's length grows at
-    once (``truncate``), its last partial chunk is written by
-    :func:`flush_tail`. Caller holds the lock.
-    """
-    st = _state(node)
-    path = node._v_pathname
-    c0 = w.chunks[0]
-    n0 = int(node.nrows)
-    t = st.tails.get(path)
-    if t is None or t.w is not w or t.start + t.n != n0:
-        t0 = n0 - n0 % c0
-        buf = np.empty((c0,) + tuple(node.shape[1:]), w.dtype)
-        if n0 > t0:
-            buf[: n0 - t0] = node.read(t0, n0)
-        t = st.tails[path] = _Tail(w, t0, buf, n0 - t0)
-    k = len(rows)
-    node.truncate(n0 + k)
-    i, wrote = 0, False
-    if t.n:
-        m = min(c0 - t.n, k)
-        t.buf[t.n : t.n + m] = rows[:m]
-        t.n, i, t.dirty = t.n + m, m, True
-        if t.n == c0:
-            write_rows(node, w, t.start, t.buf)
-            t.start, t.n, t.dirty, wrote = t.start + c0, 0, False, True
-    full = (k - i) // c0 * c0
-    step = max(1, _STEP_BYTES // max(1, t.buf[:1].nbytes) // c0) * c0
-    for a in range(i, i + full, step):
-        b = min(a + step, i + full)
-        write_rows(node, w, t.start, np.ascontiguousarray(rows[a:b], w.dtype))
-        t.start, wrote = t.start + (b - a), True
-    i += full
-    if i < k:
-        t.buf[: k - i] = rows[i:]
-        t.n, t.dirty = k - i, True
-    if wrote:
-        forget(node)
-
-
-def append_small(node: Any, rows: np.ndarray) -> bool:
-    """Append ``rows`` into the node's tail if they fit without filling it.
-
-    The one-row append: no encoding, one ``truncate``. False (nothing done)
-    when there is no tail yet, the rows do not fit or are not plainly
-    appendable (:func:`append` and the caller's checks then decide).
-    Caller holds the lock.
-    """
-    with _STATE_LOCK:
-        st = _STATE.get(node._v_file)
-    t = st.tails.get(node._v_pathname) if st is not None else None
-    if t is None:
-        return False
-    k = len(rows)
-    n0 = t.start + t.n
-    buf = t.buf
-    if (t.n + k >= len(buf) or rows.shape[1:] != buf.shape[1:] or k == 0 or n0 != node.nrows
-            or rows.dtype.hasobject or not np.can_cast(rows.dtype, buf.dtype, "same_kind")):
-        return False
-    node.truncate(n0 + k)
-    buf[t.n : t.n + k] = rows
-    t.n += k
-    t.dirty = True
-    return True
-
-
-def flush_tail(node: Any) -> None:
-    """Write ``node``'s buffered partial chunk, if any. Caller holds the lock."""
-    with _STATE_LOCK:
-        st = _STATE.get(node._v_file)
-    t = st.tails.get(node._v_pathname) if st is not None else None
-    if t is not None and t.dirty:
-        if t.n and t.start + t.n <= node.nrows:
-            write_rows(node, t.w, t.start, t.buf[: t.n])
-        t.dirty = False
-        forget(node)
-
-
-def drop_tail(node: Any) -> None:
-    """Forget ``node``'s buffered rows (already flushed) before others write it."""
-    with _STATE_LOCK:
-        st = _STATE.get(node._v_file)
-    if st is not None:
-        st.tails.pop(node._v_pathname, None)
-
-
-def _flush_file(f: Any) -> None:
-    with _STATE_LOCK:
-        st = _STATE.get(f)
-    if st is None:
-        return
-    for path, t in list(st.tails.items()):
-        if t.dirty:
-            try:
-                node = f.get_node(path)
-            except LookupError:  # removed since (tables.NoSuchNodeError)
-                st.tails.pop(path, None)
-                continue
-            flush_tail(node)
-
-
-BEFORE_FLUSH.append(_flush_file)
-
-
-def _corners(trailing: list[range]) -> list[tuple[int, ...]]:
-    out: list[tuple[int, ...]] = [()]
-    for r in trailing:
-        out = [c + (a,) for c in out for a in r]
-    return out
-
-
-def _frame_header_len(raw: Any) -> int:
-    return int.from_bytes(raw[11:15], "big")
 
 
 # ================================================================ checksums
@@ -371,6 +94,16 @@ def eligible(node: Any) -> bool:
     return bool(node.chunkshape is not None and f.complevel
                 and (f.complib or "").split(":")[0] == "blosc2"
                 and _checksum_bytes(node) is not None)
+
+
+def checksum_maker() -> Callable[[bytes], bytes] | None:
+    """The installed ``make(frame) -> checksum bytes`` (None: none installed)."""
+    return None if _FLETCHER32 is None else _FLETCHER32[0]
+
+
+def frame_header_len(raw: Any) -> int:
+    """Bytes of a Blosc2 frame's msgpack header (its int32 at byte 11)."""
+    return int.from_bytes(raw[11:15], "big")
 
 
 def _checksum_bytes(node: Any) -> int | None:
@@ -425,7 +158,6 @@ class _FileState:
                 self.map = None
         self.index: dict[str, dict[tuple, tuple]] = {}
         self.geoms: dict[tuple[int, int], Any] = {}
-        self.tails: dict[str, _Tail] = {}
 
 
 def _forget_after_fork() -> None:
@@ -504,7 +236,7 @@ def _parse(mv: memoryview, off: int, size: int, cs: tuple[int, ...], row_bytes: 
     raw = mv[off : off + size]
     if size < 64 or bytes(raw[2:9]) != b"b2frame" or raw[10] != 0xD2:
         return None
-    h = _frame_header_len(raw)
+    h = frame_header_len(raw)
     if not 16 <= h <= size - 32:
         return None
     head = msgpack.unpackb(bytes(raw[:h]), raw=True, strict_map_key=False)
@@ -552,7 +284,7 @@ def rows_blocked(raw: Any, cs: tuple[int, ...]) -> bool:
     True
     """
     try:
-        h = _frame_header_len(raw)
+        h = frame_header_len(raw)
         head = msgpack.unpackb(bytes(raw[:h]), raw=True, strict_map_key=False)
         metas = head[-1][1] if isinstance(head[-1], list) and len(head[-1]) >= 3 else {}
         if b"b2nd" not in metas:
@@ -741,8 +473,8 @@ def _decode(src: Any, dst: np.ndarray) -> None:
     """
     dec = getattr(_TLS, "decoder", None)
     if dec is None or dec[0] != blosc2.nthreads:
-        sc = blosc2.SChunk(chunksize=BLOCK_BYTES, dparams=blosc2.DParams(nthreads=blosc2.nthreads))
-        sc.append_data(np.zeros(BLOCK_BYTES, np.uint8))
+        sc = blosc2.SChunk(chunksize=1024, dparams=blosc2.DParams(nthreads=blosc2.nthreads))
+        sc.append_data(np.zeros(1024, np.uint8))
         dec = _TLS.decoder = (blosc2.nthreads, sc)
     dec[1].update_chunk(0, src)
     dec[1].decompress_chunk(0, dst)

@@ -26,7 +26,7 @@ from lazyarr.backends._pytables import (
     set_kind_attrs,
     split_path,
 )
-from lazyarr.backends import _b2blocks, _blosc2
+from lazyarr.backends import _b2blocks, _b2write, _blosc2
 from lazyarr.backends.base import HDF5_LOCK, Selection, register_backend
 from lazyarr.errors import BackendError, ReadOnlyError
 
@@ -107,7 +107,7 @@ def default_chunks(shape: tuple[int, ...], itemsize: int, rows: int | None = Non
 
 @contextlib.contextmanager
 def _b2_blocksize(chunks: tuple[int, ...], itemsize: int) -> Iterator[None]:
-    """Blosc2 blocks of about ``_b2blocks.BLOCK_BYTES`` for a node created inside.
+    """Blosc2 blocks of about ``_b2write.BLOCK_BYTES`` for a node created inside.
 
     PyTables' Blosc2 filter reads ``PT_DEFAULT_B2_BLOCKSIZE`` from the
     environment when it creates a node and stores it in the node's filter
@@ -115,7 +115,7 @@ def _b2_blocksize(chunks: tuple[int, ...], itemsize: int) -> Iterator[None]:
     (writes through ``node[...] = ...``) gets that block size. Caller holds
     the lock (no other node is created meanwhile).
     """
-    rows = _b2blocks.block_rows(chunks, itemsize)
+    rows = _b2write.block_rows(chunks, itemsize)
     old = os.environ.get("PT_DEFAULT_B2_BLOCKSIZE")
     os.environ["PT_DEFAULT_B2_BLOCKSIZE"] = str(rows * itemsize * int(np.prod(chunks[1:], dtype=np.int64)))
     try:
@@ -131,16 +131,16 @@ def _append_rows(node: Any, rows: np.ndarray) -> None:
     """Append ``rows`` to an EArray; Blosc2 chunks are compressed here, at codec speed.
 
     PyTables compresses through its HDF5 filter on one thread (measured 5x
-    slower than the codec itself): where :func:`_b2blocks.writer` can encode
+    slower than the codec itself): where :func:`_b2write.writer` can encode
     the node's frames, whole chunks are compressed on every core and stored
     with ``write_chunk``, and the rows after the last whole chunk wait in
-    memory until a read, write, flush or close (:func:`_b2blocks.append`).
+    memory until a read, write, flush or close (:func:`_b2write.append`).
     Otherwise PyTables appends, in bounded pieces (its dtype or byte-order
     conversion copies them). Caller holds the lock.
     """
-    w = _b2blocks.writer(node)
+    w = _b2write.writer(node)
     if w is not None:
-        _b2blocks.append(node, w, rows)
+        _b2write.append(node, w, rows)
         return
     step = max(1, _APPEND_BYTES // max(1, rows[:1].nbytes))
     for start in range(0, len(rows), step):
@@ -279,10 +279,10 @@ class CompressedBackend(PyTablesBackend):
                 if data is not None:
                     try:
                         _append_rows(node, data)
-                        _b2blocks.flush_tail(node)
+                        _b2write.flush_tail(node)
                     finally:
                         # Written, or failed (the caller removes the node).
-                        _b2blocks.drop_tail(node)
+                        _b2write.drop_tail(node)
                         _b2blocks.forget(node)  # space of a removed node may be reused
                 elif shape[0]:
                     # Grows with the fill value (0) without writing chunks.
@@ -298,7 +298,7 @@ class CompressedBackend(PyTablesBackend):
         """
         with HDF5_LOCK:
             node = self._node()
-            _b2blocks.flush_tail(node)  # buffered appends
+            _b2write.flush_tail(node)  # buffered appends
             blocks = self.raw_chunks and self.mapped_blocks and _b2blocks.eligible(node)
             raw = self.raw_chunks and _blosc2.eligible(node)
             shape = self._shape_of(node)
@@ -321,8 +321,8 @@ class CompressedBackend(PyTablesBackend):
         with HDF5_LOCK:
             node = self._node()
             # PyTables reads the chunks it partly rewrites: buffered rows first.
-            _b2blocks.flush_tail(node)
-            _b2blocks.drop_tail(node)
+            _b2write.flush_tail(node)
+            _b2write.drop_tail(node)
             try:
                 super().write(sel, value)
             finally:
@@ -357,7 +357,7 @@ class CompressedBackend(PyTablesBackend):
             node = self._node()
             # A few rows into the buffered last chunk: no more to check or do.
             with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
-                if _b2blocks.append_small(node, rows):
+                if _b2write.append_small(node, rows):
                     return
         with HDF5_LOCK, quiet():
             node = self._node()
@@ -378,7 +378,7 @@ class CompressedBackend(PyTablesBackend):
             with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
                 if node.chunkshape is None:
                     self._regrow_empty(node, shape[0] + rows.shape[0])
-                elif _b2blocks.writer(node) is not None:
+                elif _b2write.writer(node) is not None:
                     # Chunks stored with write_chunk bypass HDF5's chunk cache:
                     # no flush needed for raw-chunk reads to see them.
                     try:
@@ -393,10 +393,10 @@ class CompressedBackend(PyTablesBackend):
                         self._after_write(node)
 
     def flush(self) -> None:
-        """Write buffered appends (see :func:`_b2blocks.append`), then flush the node."""
+        """Write buffered appends (see :func:`_b2write.append`), then flush the node."""
         with HDF5_LOCK:
             with hdf5_errors(f"writing appended rows of {self._path!r} in {self._ref.path!r}"):
-                _b2blocks.flush_tail(self._node())
+                _b2write.flush_tail(self._node())
         super().flush()
 
     def _regrow_empty(self, node: Any, nrows: int) -> None:
