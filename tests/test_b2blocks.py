@@ -22,6 +22,9 @@ from lazyarr.backends import _b2blocks, _b2write
 from lazyarr.backends.compressed import CompressedBackend
 from lazyarr.testing import assert_same_as_numpy, dtypes, keys
 
+#: Examples per property test: each writes an HDF5 file, so a third of the
+#: profile's (dev 33, ci 133, heavy 1333).
+EXAMPLES = max(10, settings.default.max_examples // 3)
 #: Block sizes the tests write with: tiny (many blocks per chunk, padded
 #: chunks), odd, and the default.
 BLOCKS = [64, 200, 1024, _b2write.BLOCK_BYTES]
@@ -130,7 +133,7 @@ def test_write_chunk_path_needs_blosc2_and_native_order(tmp_path):
 
 
 # ---------------------------------------------------------------- reading
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(data=st.data())
 def test_block_reader_same_as_numpy_and_pytables(tmp_path_factory, data):
     block = data.draw(st.sampled_from(BLOCKS), label="block bytes")
@@ -161,7 +164,7 @@ def test_block_reader_same_as_numpy_and_pytables(tmp_path_factory, data):
             np.testing.assert_array_equal(x[key], want)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(data=st.data())
 def test_appends_writes_and_two_arrays_on_one_file(tmp_path_factory, data):
     # Appends move the chunk index (and rewrite the last chunk in place),
