@@ -313,3 +313,27 @@ def test_buffered_appends_written_on_flush_and_close(tmp_path):
         x.append(a[:1])
     with tables.open_file(path) as f:
         np.testing.assert_array_equal(f.root.x[:], np.concatenate([a, a[:1]]))
+
+
+@pytest.mark.parametrize("dtype", ["<f8", ">f8", ">i2", "?", "S3", "<c8"])
+def test_files_written_by_pytables(tmp_path, decoded, dtype):
+    # PyTables' own frames (its default 128 KiB blocks, any byte order) take
+    # the block path too: one block for one row.
+    a = _values((5000, 8), dtype)
+    path = tmp_path / "p.h5"
+    order = {">": "big", "<": "little"}.get(np.dtype(dtype).byteorder)
+    with tables.open_file(path, "w") as f:
+        node = f.create_carray("/", "x", atom=tables.Atom.from_dtype(a.dtype.newbyteorder("=")),
+                               shape=a.shape, chunkshape=(2048, 8), byteorder=order,
+                               filters=tables.Filters(complevel=1, complib="blosc2:zstd", shuffle=True))
+        node[:] = a
+    with la.open(path) as s:
+        x = s["x"]
+        assert x.dtype == a.dtype
+        x[0]
+        decoded.clear()
+        assert_same_as_numpy(x.__getitem__, a, 4500)
+        rows = max(1, 2**17 // (8 * a.dtype.itemsize))  # PyTables' default block
+        assert decoded == [min(rows, 2048) * 8 * a.dtype.itemsize]
+        for key in [slice(None), [4999, 0, 2048, 2047], np.arange(5000) % 7 == 0, (slice(None), 3)]:
+            assert_same_as_numpy(x.__getitem__, a, key)
