@@ -10,6 +10,8 @@ that move the chunk index, writes, and several arrays over one file.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
 
 import numpy as np
 import pytest
@@ -337,3 +339,25 @@ def test_files_written_by_pytables(tmp_path, decoded, dtype):
         assert decoded == [min(rows, 2048) * 8 * a.dtype.itemsize]
         for key in [slice(None), [4999, 0, 2048, 2047], np.arange(5000) % 7 == 0, (slice(None), 3)]:
             assert_same_as_numpy(x.__getitem__, a, key)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_reads(tmp_path):
+    # The parent's decoder keeps blosc2 threads alive; a child forked then
+    # could never decode on threads (it hung): the decoder is freed first.
+    a = _values((4000, 10), "f8")
+    path = tmp_path / "f.h5"
+    with la.open(path, "w") as s:
+        s.create_array("x", a, chunks=(1000, 10))
+    with la.open(path) as s:
+        x = s["x"]
+        np.testing.assert_array_equal(x[:], a)  # the decoder and its threads exist now
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply_async(_child_sum, (x,)).get(timeout=120)
+        assert got == float(a.sum() + a[[1, 2000]].sum())
+        np.testing.assert_array_equal(x[[5, 3999]], a[[5, 3999]])
+
+
+def _child_sum(x):
+    return float(x[:].sum() + x[[1, 2000]].sum())

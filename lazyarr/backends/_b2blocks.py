@@ -160,16 +160,24 @@ class _FileState:
         self.geoms: dict[tuple[int, int], Any] = {}
 
 
+def _drop_decoder_before_fork() -> None:
+    # A child forked while blosc2's decoding threads are alive cannot decode
+    # on threads at all (measured: its next threaded decode never returns):
+    # free the decoder, and its threads, first. No decode is running (that
+    # holds the GIL, which the forking thread has); the parent makes a new
+    # one on its next read.
+    _DECODER.clear()
+
+
 def _forget_after_fork() -> None:
-    # A child has none of the parent's threads, blosc2's decoding pools included.
-    global _STATE, _STATE_LOCK, _TLS
+    global _STATE, _STATE_LOCK, _DECODER_LOCK
     _STATE_LOCK = threading.Lock()
     _STATE = weakref.WeakKeyDictionary()
-    _TLS = threading.local()
+    _DECODER_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    os.register_at_fork(before=_drop_decoder_before_fork, after_in_child=_forget_after_fork)
 
 
 def _state(node: Any) -> _FileState:
@@ -462,22 +470,31 @@ class _Batch:
 _TLS = threading.local()
 
 
+#: The one decoder of the process: (nthreads, a super-chunk) and its lock.
+_DECODER: list = []
+_DECODER_LOCK = threading.Lock()
+
+
 def _decode(src: Any, dst: np.ndarray) -> None:
     """Decode one Blosc2 chunk into ``dst`` on ``blosc2.nthreads`` threads.
 
-    Through one long-lived super-chunk per thread: ``blosc2.decompress2``
-    makes (and tears down) a decompression context, and with it a thread
-    pool, on every call -- measured 300 us a call on this 2-core machine,
-    and 2x slower over 1 MiB chunks than a context that keeps its threads.
-    The chunk is copied into the super-chunk (compressed bytes: cheap).
+    Through one long-lived super-chunk: ``blosc2.decompress2`` makes (and
+    tears down) a decompression context, and with it a thread pool, on every
+    call -- measured 300 us a call on this 2-core machine, and 2x slower over
+    1 MiB chunks than a context that keeps its threads. The chunk is copied
+    into the super-chunk (compressed bytes: cheap). One for the process, under
+    a lock: python-blosc2 holds the GIL while it decodes, so two Python
+    threads could not decode at once anyway, and blosc2's own threads use
+    every core.
     """
-    dec = getattr(_TLS, "decoder", None)
-    if dec is None or dec[0] != blosc2.nthreads:
-        sc = blosc2.SChunk(chunksize=1024, dparams=blosc2.DParams(nthreads=blosc2.nthreads))
-        sc.append_data(np.zeros(1024, np.uint8))
-        dec = _TLS.decoder = (blosc2.nthreads, sc)
-    dec[1].update_chunk(0, src)
-    dec[1].decompress_chunk(0, dst)
+    with _DECODER_LOCK:
+        if not _DECODER or _DECODER[0] != blosc2.nthreads:
+            sc = blosc2.SChunk(chunksize=1024, dparams=blosc2.DParams(nthreads=blosc2.nthreads))
+            sc.append_data(np.zeros(1024, np.uint8))
+            _DECODER[:] = [blosc2.nthreads, sc]
+        sc = _DECODER[1]
+        sc.update_chunk(0, src)
+        sc.decompress_chunk(0, dst)
 
 
 def _scratch(nbytes: int) -> np.ndarray:
