@@ -59,7 +59,7 @@ from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
 from lazyarr.core.support import project
 
-__all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker",
+__all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker", "threads",
            "set_verifier", "BATCH_BYTES"]
 
 #: Decoded bytes per synthetic chunk (bounds a read's scratch memory).
@@ -170,10 +170,23 @@ def _drop_decoder_before_fork() -> None:
 
 
 def _forget_after_fork() -> None:
-    global _STATE, _STATE_LOCK, _DECODER_LOCK
+    global _STATE, _STATE_LOCK, _DECODER_LOCK, _FORKED
     _STATE_LOCK = threading.Lock()
     _STATE = weakref.WeakKeyDictionary()
     _DECODER_LOCK = threading.Lock()
+    # Even a decoder made afresh in a forked child was seen to hang in its
+    # first threaded decode (blosc2 state inherited from the parent): forked
+    # children decode on one thread (they are usually one of many workers).
+    _FORKED = True
+
+
+#: True in a process forked from one that imported this module.
+_FORKED = False
+
+
+def threads() -> int:
+    """Threads blosc2 decodes and encodes on here: ``blosc2.nthreads``, 1 in a forked child."""
+    return 1 if _FORKED else blosc2.nthreads
 
 
 if hasattr(os, "register_at_fork"):
@@ -488,10 +501,11 @@ def _decode(src: Any, dst: np.ndarray) -> None:
     every core.
     """
     with _DECODER_LOCK:
-        if not _DECODER or _DECODER[0] != blosc2.nthreads:
-            sc = blosc2.SChunk(chunksize=1024, dparams=blosc2.DParams(nthreads=blosc2.nthreads))
+        n = threads()
+        if not _DECODER or _DECODER[0] != n:
+            sc = blosc2.SChunk(chunksize=1024, dparams=blosc2.DParams(nthreads=n))
             sc.append_data(np.zeros(1024, np.uint8))
-            _DECODER[:] = [blosc2.nthreads, sc]
+            _DECODER[:] = [n, sc]
         sc = _DECODER[1]
         sc.update_chunk(0, src)
         sc.decompress_chunk(0, dst)

@@ -128,7 +128,7 @@ _WRITERS: dict[tuple, Writer] = {}
 
 
 def _writer(cs: tuple[int, ...], dts: str, codec: Any, level: int, shuffle: bool) -> Writer:
-    key = (cs, dts, codec, level, shuffle, BLOCK_BYTES)
+    key = (cs, dts, codec, level, shuffle, BLOCK_BYTES, _b2blocks.threads())
     w = _WRITERS.get(key)
     if w is not None:
         return w
@@ -138,7 +138,7 @@ def _writer(cs: tuple[int, ...], dts: str, codec: Any, level: int, shuffle: bool
                         filters=[blosc2.Filter.SHUFFLE if shuffle else blosc2.Filter.NOFILTER],
                         splitmode=blosc2.SplitMode.FORWARD_COMPAT_SPLIT,
                         blocksize=rows * dt.itemsize * int(np.prod(cs[1:], dtype=np.int64)),
-                        nthreads=blosc2.nthreads)
+                        nthreads=_b2blocks.threads())
     # A template frame made by blosc2 itself (varied bytes: no special chunk).
     n = int(np.prod(cs, dtype=np.int64)) * dt.itemsize
     sample = np.frombuffer(np.random.default_rng(0).bytes(n), f"V{dt.itemsize}").reshape(cs)
