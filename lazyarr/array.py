@@ -112,11 +112,14 @@ class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
 
     # ----------------------------------------------------------------- reads
     def _plan(self, key: Any) -> ReadPlan:
-        return plan(key, self.shape, self.dtype.itemsize, call_cost=self._call_cost())
-
-    def _call_cost(self) -> int | None:
-        cost = getattr(self._backend, "cost", None)
-        return None if cost is None else cost.call_bytes
+        # Itemsize and the backend's call cost never change: looked up once.
+        # The shape is the backend's (which looks it up again only when the
+        # node can have changed).
+        meta = self.__dict__.get("_plan_meta")
+        if meta is None:
+            cost = getattr(self._backend, "cost", None)
+            meta = self._plan_meta = (self.dtype.itemsize, None if cost is None else cost.call_bytes)
+        return plan(key, self.shape, meta[0], call_cost=meta[1])
 
     def __getitem__(self, key: Any) -> Any:
         bound = self._bound

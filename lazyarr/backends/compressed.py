@@ -244,11 +244,15 @@ class CompressedBackend(PyTablesBackend):
         See :mod:`lazyarr.backends._blosc2`; other filters, and chunks that
         module cannot decode, are read by PyTables.
         """
-        with HDF5_LOCK:
-            node = self._node()
-            raw = self.raw_chunks and _blosc2.eligible(node)
-            shape = self._shape_of(node)
-            fill = node.atom.dflt
+        node = self._node()  # cached: no lock unless the file was reopened
+        seen = self.__dict__.get("_raw_seen")
+        if seen is None or seen[0] is not node:
+            # Filters and fill value are fixed per node: look them up once
+            # (again only after a reopen or a fork gives a new node object).
+            with HDF5_LOCK:
+                seen = self._raw_seen = (node, _blosc2.eligible(node), node.atom.dflt)
+        raw, fill = self.raw_chunks and seen[1], seen[2]
+        shape = self._shape_of(node)
         if not raw:
             return super().read(sel)
         sel = tuple(sel)

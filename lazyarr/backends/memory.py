@@ -33,8 +33,18 @@ class MemoryBackend(BackendBase):
 
     kind = "memory"
     extendable = True
-    #: NumPy indexes the array itself: the read path hands it user keys.
-    support = IndexingSupport.NUMPY
+
+    @property
+    def support(self) -> IndexingSupport:  # type: ignore[override]
+        """NUMPY: the read path hands user keys to NumPy on the array itself.
+
+        A subclass that reads or writes in its own way is read through the
+        protocol (ORTHOGONAL), so its ``read``/``write`` are what runs.
+        """
+        cls = type(self)
+        if cls.read is MemoryBackend.read and cls.write is MemoryBackend.write:
+            return IndexingSupport.NUMPY
+        return IndexingSupport.ORTHOGONAL
 
     def __init__(self, array, *, readonly: bool = False) -> None:
         a = np.asarray(array)
