@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lazyarr.backends.base import BackendBase, IndexingSupport, Selection, register_backend
-from lazyarr.core.selection import apply_orthogonal, orthogonal_key
+from lazyarr.core.selection import apply_orthogonal, orthogonal_key, stack
 from lazyarr.errors import BackendError
 
 __all__ = ["MemoryBackend"]
@@ -92,10 +92,7 @@ class MemoryBackend(BackendBase):
 
     def append(self, rows: np.ndarray) -> None:
         # A new array each time: the old one may be shared with the caller.
-        # Not np.concatenate: its dtype promotion drops a big-endian order.
-        out = np.empty((len(self._a) + len(rows),) + self._a.shape[1:], dtype=self._a.dtype)
-        out[: len(self._a)] = self._a
-        out[len(self._a) :] = rows
+        out = stack([self._a, rows], self._a.dtype)
         self._set(out)
 
     def describe(self) -> dict:
