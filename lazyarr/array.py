@@ -119,21 +119,26 @@ class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
         if meta is None:
             cost = getattr(self._backend, "cost", None)
             meta = self._plan_meta = (self.dtype.itemsize, None if cost is None else cost.call_bytes)
-        return plan(key, self.shape, meta[0], call_cost=meta[1])
+        return plan(key, self._backend.shape, meta[0], call_cost=meta[1])
 
     def __getitem__(self, key: Any) -> Any:
         bound = self._bound
-        if bound is not None and bound.direct:
-            # The backend takes NumPy keys (an ndarray behind it): NumPy
-            # validates and indexes, nothing to plan.
-            return bound.getitem(key)
+        if bound is not None:
+            if bound.direct:
+                # The backend takes NumPy keys (an ndarray behind it): NumPy
+                # validates and indexes, nothing to plan.
+                return bound.getitem(key)
+            p = self._plan(key)
+            if not p.point_axes and 0 not in p.result_shape:
+                return bound.read_plan(p)  # one box: the hot path
+            return self._execute(p)
         return self._execute(self._plan(key))
 
     def _execute(self, plan: ReadPlan) -> Any:
         if 0 in plan.result_shape:
             # Nothing to read: NumPy's answer is an empty array of this shape.
             return np.empty(plan.result_shape, dtype=self.dtype)
-        if plan.mode == "box":
+        if not plan.point_axes:
             return self._cache.read_plan(plan)
         gathered = self._gather(plan)
         out = gathered[plan.post_key]

@@ -121,7 +121,10 @@ class BoundCache:
         return dict(zip(("hits", "misses", "backend_reads", "bytes_read"), tot))
 
     def _count(self, hits: int = 0, misses: int = 0, reads: int = 0, nbytes: int = 0) -> None:
-        c = self._mine()
+        try:
+            c = self._local.c
+        except AttributeError:
+            c = self._mine()
         c[0] += hits
         c[1] += misses
         c[2] += reads
