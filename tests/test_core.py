@@ -324,10 +324,11 @@ def test_one_lock_acquisition_per_read(tmp_path, monkeypatch, backend, key):
             monkeypatch.setattr(mod, "HDF5_LOCK", lock)
         np.testing.assert_array_equal(x[key], a[key])
         n = lock.n
-    # A plain array: one acquisition. Blosc2 chunks: at most one per chunk
+    # A plain array: at most one acquisition (none when it is read through
+    # its memory map). Blosc2 chunks: at most one per chunk
     # fetched (each is decoded outside the lock while other threads fetch
     # theirs; recently decoded blocks come from memory, no lock at all).
     if backend == "plain":
-        assert n == 1, n
+        assert n <= 1, n
     else:
         assert n <= len(project(plan(key, a.shape).reads[0], (4, 3))), n
