@@ -332,3 +332,21 @@ def test_one_lock_acquisition_per_read(tmp_path, monkeypatch, backend, key):
         assert n <= 1, n
     else:
         assert n <= len(project(plan(key, a.shape).reads[0], (4, 3))), n
+
+
+# ------------------------------------------- the window keeps the last read
+@pytest.mark.parametrize("budget_rows", [1000, 150], ids=["window-full", "room-beside"])
+def test_window_serves_a_read_inside_the_last_one(budget_rows):
+    # The walkthrough's swapper: x[-5:] right after x[-100:] comes from memory.
+    a = np.arange(10_000 * 4, dtype=np.float32).reshape(10_000, 4)
+    x = la.LazyArray(MemoryBackend(a), cache=la.SwapWindow(budget_rows * 16))
+    np.testing.assert_array_equal(x[10:20], a[10:20])      # loads a window from row 10
+    np.testing.assert_array_equal(x[-100:], a[-100:])      # elsewhere: read by itself
+    before = x.cache_stats
+    for key in (slice(-5, None), (slice(-50, -40), [3, 0]), -1, (slice(None, -90, -7), 2)):
+        assert_same_as_numpy(x.__getitem__, a, key if key != slice(-5, None) else slice(-5, None))
+    st = x.cache_stats
+    assert st["backend_reads"] == before["backend_reads"] and st["hits"] == before["hits"] + 4
+    assert x._cache.nbytes_held <= budget_rows * 16 + 100 * 16
+    x[-3] = -1  # a write drops what it touches
+    assert x[-3:][0, 0] == -1 and x.cache_stats["backend_reads"] == st["backend_reads"] + 1
