@@ -31,7 +31,7 @@ import tables
 
 import lazyarr as la
 from bench._timing import timeit
-from lazyarr.ragged_demo import walkthrough_images
+from lazyarr.cli.ragged_demo import walkthrough_images
 
 
 def write_walkthrough_earray(path: str, items: list[np.ndarray]) -> None:

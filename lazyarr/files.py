@@ -199,6 +199,26 @@ if hasattr(os, "register_at_fork"):
                         after_in_child=_after_fork_in_child)
 
 
+# What lazyarr.InMemory() asks of file opening: the whole file in memory.
+def core_driver_kw(mode: str) -> dict[str, Any]:
+    """``tables.open_file`` options that load the whole file into memory.
+
+    Read-only opens keep no backing store; writable ones write the image
+    back to the file on flush and close.
+
+    Examples
+    --------
+    >>> core_driver_kw("r")
+    {'driver': 'H5FD_CORE', 'driver_core_backing_store': 0}
+    """
+    return {"driver": "H5FD_CORE", "driver_core_backing_store": 0 if mode == "r" else 1}
+
+
+def uses_core_driver(ref: Any) -> bool:
+    """True when ``ref`` (a :class:`FileRef`) opens its file with the core driver."""
+    return getattr(ref, "driver_kw", {}).get("driver") == "H5FD_CORE"
+
+
 class FileRef:
     """What file to open and how: the identity an array keeps of its file.
 

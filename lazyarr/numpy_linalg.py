@@ -21,7 +21,7 @@ Examples
 >>> bool(np.isclose(np.linalg.norm(x), np.linalg.norm(a)))
 True
 >>> np.linalg.norm(x, ord=1), np.linalg.norm(a, ord=1)
-(np.float64(390.0), np.float64(390.0))
+(np.float64(400.0), np.float64(400.0))
 >>> bool(np.allclose(np.cov(x, rowvar=False), np.cov(a, rowvar=False)))
 True
 >>> lr.DEFAULT_BLOCK_BYTES = old

@@ -290,7 +290,12 @@ def quantile(x: Any, q: np.ndarray, axis: Any, out: Any, method: str, keepdims: 
     vals, n_valid, nans = order_statistics(x, axes, ranks_of)
     k = len(n_valid)
     total = n_valid if nan else np.where(nans == 0, n_valid, 0)
-    pieces = np.empty(q.shape + (k,), dtype=np.result_type(_quantile_dtype(x.dtype, q, method, weak_q)))
+    rdtype = _quantile_dtype(x.dtype, q, method, weak_q)
+    if nan and n_valid[0] == 0:
+        # np.nanquantile applies itself slice by slice: the first slice's
+        # result, here an all-NaN one (NaNs of the array's dtype), sets the dtype.
+        rdtype = x.dtype
+    pieces = np.empty(q.shape + (k,), dtype=rdtype)
     for n in np.unique(total):
         cols = np.nonzero(total == n)[0]
         if n == 0:

@@ -46,6 +46,7 @@ from lazyarr.backends._pytables import (
     set_kind_attrs,
 )
 from lazyarr.backends.base import HDF5_LOCK, BackendBase, register_backend
+from lazyarr.core.selection import merge_groups
 from lazyarr.backends.compressed import CHUNK_BYTES, make_filters
 from lazyarr.errors import BackendError, CorruptStoreError, ReadOnlyError
 
@@ -569,10 +570,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
             starts, stops = bounds[:, 0], bounds[:, 1]
             # Windows of the flat data: start a new one where the gap since
             # the previous item's stop is too large to read through.
-            new = np.ones(len(idx), dtype=bool)
-            new[1:] = starts[1:] - stops[:-1] > gap
-            firsts = np.flatnonzero(new)
-            lasts = np.append(firsts[1:], len(idx)) - 1
+            firsts, lasts = merge_groups(starts, stops, gap)
             data = nodes["data"]
             native = np.dtype(data.atom.dtype)
             bufs = []
