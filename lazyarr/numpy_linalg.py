@@ -160,7 +160,7 @@ def _cov_ooc(m: Any, rowvar: bool, bias: bool, ddof: Any, dtype: Any) -> Any:
 
     def part(b: np.ndarray) -> np.ndarray:
         b = b.reshape(len(b), k) - avg
-        return b.T @ b.conj()
+        return b.T @ (b.conj() if b.dtype.kind == "c" else b)
 
     c = _merged(obs, part, lambda p, q: p + q)
     c *= np.true_divide(1, fact)

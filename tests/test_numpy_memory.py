@@ -1,7 +1,9 @@
 """Peak memory of the out-of-core NumPy functions, each in a fresh subprocess.
 
-The default suite runs a few of them on a 48 MiB array with a 4 MiB block
-budget: each must stay well below the array's size. ``--heavy`` runs every
+The default suite runs a few of them on a 96 MiB array with a 4 MiB block
+budget: each must stay below half the array's size (the budget plus 44 MiB for
+the libraries' own buffers: HDF5's chunk cache, Blosc2's scratch buffers,
+the prefetch thread), plus the result where it is array-sized. ``--heavy`` runs every
 one on a 1 GiB array with the default budget: each within the budget plus
 200 MB (plus the result, where the result is array-sized), as the issue asks.
 """
@@ -18,14 +20,14 @@ sys.path.insert(0, str(ROOT))  # bench/ is not installed with the package
 from bench.numpy_functions import CALLS, make_data, measure  # noqa: E402
 
 MB = 2**20
-SMALL = ["median(axis=0)", "percentile(axis=0)", "histogram", "norm(axis=1)", "unique(int8 cast)", "save",
-         "nanstd(axis=0)", "cov(rowvar=False)", "clip"]
+#: A few of them, one per kind of pass (the default suite stays lean); --heavy runs all.
+SMALL = ["median(axis=0)", "histogram", "cov(rowvar=False)", "clip"]
 
 
 @pytest.fixture(scope="module")
 def small_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("mem") / "d.h5"
-    make_data(str(path), 48 * MB // 128, 32)
+    make_data(str(path), 96 * MB // 128, 32)
     return str(path)
 
 
@@ -34,7 +36,8 @@ def test_small_array_stays_below_its_size(small_file, name):
     call, sized = CALLS[name]
     budget = 4 * MB
     got = measure(small_file, call, budget=budget)
-    allowed = budget + 24 * MB + (48 * MB if sized else 0)
+    allowed = budget + 44 * MB + (96 * MB if sized else 0)
+    print(f"{name}: peak {got['peak_bytes'] / MB:.1f} MiB")
     assert got["peak_bytes"] <= allowed, f"{name}: peak {got['peak_bytes'] / MB:.0f} MiB > {allowed / MB:.0f} MiB"
 
 
