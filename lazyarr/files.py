@@ -35,6 +35,7 @@ from typing import Any
 import tables
 
 from lazyarr.backends._hdf5 import HDF5_LOCK, hdf5_errors, quiet
+from lazyarr.backends._mmap import drop_maps
 from lazyarr.errors import ClosedError
 
 __all__ = ["FileRef", "MODES"]
@@ -150,6 +151,8 @@ def _release(h: _Handle) -> None:
             return
         if _HANDLES.get(h.key) is h:
             del _HANDLES[h.key]
+        # Plain arrays' memory maps belong to this open file: let go of them.
+        drop_maps(h.file)
         if h.file.isopen:
             h.file.close()
 

@@ -177,16 +177,17 @@ class RaggedArray(CachedArray):
 
     # ----------------------------------------------------------------- reads
     def __getitem__(self, key: Any) -> Any:
-        n = len(self)
+        c = self._backend.committed()
+        n = c + len(self._pending)
         if isinstance(key, tuple) and key:
             i = _item_index(key[0])
             if i is not None:
-                item = self._read_one(self._check_index(i, n))
+                item = self._read_one(self._check_index(i, n), c)
                 rest = key[1:]
                 return item[rest] if rest else item
         i = _item_index(key)
         if i is not None:
-            return self._read_one(self._check_index(i, n))
+            return self._read_one(self._check_index(i, n), c)
         pos = _positions(key, n)
         if pos.ndim == 0:
             return self._read_one(int(pos))
@@ -204,7 +205,10 @@ class RaggedArray(CachedArray):
             raise IndexError(f"index {i} is out of bounds for axis 0 with size {n}")
         return i + n if i < 0 else i
 
-    def _read_one(self, i: int) -> np.ndarray:
+    def _read_one(self, i: int, committed: int | None = None) -> np.ndarray:
+        if committed is not None and i < committed:
+            # Committed (the usual case): straight to the policy, counted once.
+            return self._cache.read_items(np.array([i], dtype=np.int64))[0]
         return self._read_sorted(np.array([i], dtype=np.int64))[0]
 
     def _read_positions(self, pos: np.ndarray) -> list[np.ndarray]:
