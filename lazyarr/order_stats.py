@@ -89,9 +89,15 @@ def _keys(block: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if dt.kind == "i":
         return u ^ top, None
     nan = np.isnan(block)
-    block = block + np.zeros((), block.dtype)  # -0.0 sorts as 0.0, as NumPy compares them
-    u = block.view(u.dtype)
-    keys = np.where(u & top, ~u, u | top)
+    # Negative floats: all bits flipped; others: the sign bit set. One shift,
+    # one or, one xor (the arithmetic shift spreads the sign bit).
+    signed = block.view(f"i{block.dtype.itemsize}")
+    flip = signed >> (width - 1)
+    flip |= top.view(signed.dtype)
+    flip ^= signed
+    keys = flip.view(u.dtype)
+    # -0.0 sorts as 0.0, as NumPy compares them.
+    np.copyto(keys, top, where=keys == ~top)
     return keys, (nan if nan.any() else None)
 
 
@@ -145,8 +151,11 @@ def order_statistics(x: Any, axes: tuple[int, ...], ranks_of: Any) -> tuple[np.n
     shift = width - min(bits, width)
     hist = np.zeros((k, nb), np.int64)
     nans = np.zeros(k, np.int64)
+    small = k * nb < 2**31
     for keys, nan in _blocks(x, axes):
-        digit = (keys >> keys.dtype.type(shift)).astype(np.int64) + cols * nb
+        digit = keys >> keys.dtype.type(shift)
+        digit = digit.astype(np.uint32 if small else np.int64, copy=False)
+        digit += (cols * nb).astype(digit.dtype)
         if nan is not None:
             nans += nan.sum(axis=0)
             digit = digit[~nan]
