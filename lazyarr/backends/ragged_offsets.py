@@ -27,6 +27,7 @@ share: node lookup, incremental validation of the metadata, reading shapes.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from itertools import repeat
 
 from typing import TYPE_CHECKING, Any
@@ -70,6 +71,12 @@ META_CHUNK_ROWS = 4096
 #: one data read per run (Blosc2 chunks bypass HDF5's chunk cache, so the
 #: same small metadata reads would otherwise be decompressed again each time).
 META_CACHE_BYTES = 16 * 2**20
+#: A single item is served from a decoded, aligned window of the flat data
+#: of this many bytes (read whole on a miss: for Blosc2 data only the blocks
+#: it lies in are decoded), and up to :data:`ITEM_CACHE_BYTES` of such
+#: windows are kept per array, as HDF5's chunk cache keeps the walkthrough's.
+ITEM_WINDOW_BYTES = 64 * 2**10
+ITEM_CACHE_BYTES = 16 * 2**20
 
 
 class _Rows:
@@ -149,6 +156,8 @@ class RaggedBackendBase(BackendBase):
         #: Rows 0.._valid of the metadata columns, while they fit
         #: :data:`META_CACHE_BYTES` (None once they do not).
         self._meta: dict[str, _Rows] | None = {}
+        # Decoded data windows of single-item reads (ragged-offsets).
+        self.__dict__.pop("_windows", None)
 
     def _remember(self, key: str, rows: np.ndarray) -> None:
         if self._meta is None:
@@ -570,6 +579,10 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         gap = max(1, GAP_BYTES // itemsize)
         with HDF5_LOCK, hdf5_errors(f"reading {self._where()}"):
             nodes = self._nodes()
+            if len(idx) == 1:
+                item = self._one_item(nodes, int(idx[0]))
+                if item is not None:
+                    return [item]
             bounds = self._read_meta("bounds", idx)
             shapes = self._read_meta("shapes", idx)
             starts, stops = bounds[:, 0], bounds[:, 1]
@@ -621,6 +634,55 @@ class RaggedOffsetsBackend(RaggedBackendBase):
                                repeat(memoryview(buf)), offsets))
         return out
 
+    def _one_item(self, nodes: dict[str, Any], i: int) -> np.ndarray | None:
+        """Item ``i`` from a cached window of the flat data (None: it does not
+        fit one window; the general path reads it). Caller holds the lock."""
+        meta = self._meta
+        if meta is not None and "bounds" in meta and "shapes" in meta:
+            lo, hi = meta["bounds"].buf[i].tolist()
+            shape = meta["shapes"].buf[i].tolist()
+        else:
+            one = np.array([i], dtype=np.int64)
+            lo, hi = self._read_meta("bounds", one)[0].tolist()
+            shape = self._read_meta("shapes", one)[0].tolist()
+        width = max(1, ITEM_WINDOW_BYTES // self._dtype.itemsize)
+        w = lo // width
+        if hi > (w + 1) * width:
+            return None
+        cache = self._item_windows
+        buf = cache.get(w)
+        if buf is None or hi > w * width + len(buf):
+            # Not cached, or cached before items were appended to it (by
+            # another handle: our own appends clear the windows).
+            a, b = w * width, min((w + 1) * width, self._last_stop)
+            buf = self._read_window(nodes["data"], a, b)
+            cache[w] = buf
+            while len(cache) * width * self._dtype.itemsize > ITEM_CACHE_BYTES:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(w)
+        # A copy: the caller owns the item, the window stays as read.
+        return buf[lo - w * width : hi - w * width].reshape(shape).copy()
+
+    def _read_window(self, data: Any, a: int, b: int) -> np.ndarray:
+        """Elements ``a:b`` of the data column (stored dtype). Caller holds the lock."""
+        raw = self._raw_data(data)
+        if not raw:
+            return self._read_flat(data, a, b)
+        if self._unflushed:
+            data.flush()
+            _blosc2.invalidate(data)
+            self._unflushed = False
+        return _blosc2.read(data, (int(data.nrows),), *raw, (slice(a, b, 1),), self._dtype,
+                            self._locked_flat_read)
+
+    @property
+    def _item_windows(self) -> "OrderedDict[int, np.ndarray]":
+        w = self.__dict__.get("_windows")
+        if w is None:
+            w = self.__dict__["_windows"] = OrderedDict()
+        return w
+
     def _raw_data(self, data: Any) -> tuple | None:
         """``(chunk shape, fill value)`` when ``_blosc2`` decodes the data
         column's chunks, else None; looked up once per node object."""
@@ -651,6 +713,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         if nodes["data"].nrows > self._last_stop:
             nodes["data"].truncate(self._last_stop)
         self._unflushed = True
+        self._item_windows.clear()
 
     def _write(self, nodes: dict[str, Any], flats: list[np.ndarray], shapes: np.ndarray) -> None:
         data = nodes["data"]
@@ -662,6 +725,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         if flat.size:
             data.append(np.ascontiguousarray(flat, dtype=data.atom.dtype))
             self._unflushed = True
+            self._item_windows.clear()  # the last window may have grown
         nodes["shapes"].append(shapes.astype(nodes["shapes"].atom.dtype))
         nodes["bounds"].append(bounds.astype(nodes["bounds"].atom.dtype))
         self._remember("bounds", bounds)
