@@ -52,6 +52,9 @@ TARGETS: list[tuple[str, str, str, str, str, str, float]] = [
     ("single row, plain: <= 1.3x PyTables per call", "row", "plain", "", "lazyarr", "pytables", 1.3),
     ("single row, zstd: <= 0.2x PyTables per call", "row", "blosc2:zstd", "", "lazyarr", "pytables", 0.2),
     ("single row, lz4: <= 0.2x PyTables per call", "row", "blosc2:lz4", "", "lazyarr", "pytables", 0.2),
+    *[(f"per call {case}, memory: <= {limit}x NumPy", "percall", "memory", case, "lazyarr", "numpy", limit)
+      for case, limit in [("x[3]", 8), ("x[3, 4]", 8), ("x[1:5]", 8), ("x[-1]", 8), ("x[::2, 0]", 8),
+                          ("x[[1, 2]]", 3), ("x[[[1], [2]], [0, 3]]", 3), ("x[mask of 1,000]", 2)]],
 ]
 #: Issue 13, plain arrays and ragged items (memmap: the same bytes, see bench/_data.py).
 TARGETS += [

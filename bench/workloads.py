@@ -503,6 +503,45 @@ def w_codecs(ctx: Context) -> None:
     codecs.run(ctx.runner, d, ctx.sizes.codec_rows, ctx.sizes.codec_random, quick=ctx.sizes.rows < 2**20)
 
 
+#: The per-call keys of :func:`w_percall`: (case, key), on a (1000, 20) array.
+PERCALL_KEYS: list[tuple[str, Any]] = [
+    ("x[3]", 3),
+    ("x[3, 4]", (3, 4)),
+    ("x[1:5]", slice(1, 5)),
+    ("x[-1]", -1),
+    ("x[::2, 0]", (slice(None, None, 2), 0)),
+    ("x[[1, 2]]", [1, 2]),
+    ("x[[[1], [2]], [0, 3]]", ([[1], [2]], [0, 3])),
+    ("x[mask of 1,000]", np.arange(1000) % 3 == 0),
+]
+
+
+def w_percall(ctx: Context) -> None:
+    """The fixed cost of one call: lazyarr's memory backend against NumPy on the same array.
+
+    No file: a (1000, 20) float64 array in memory, ``x = la.wrap(a)``; each
+    key is called ``calls`` times per timed run. ``numpy`` is ``a[key]`` (a
+    view for basic keys); ``numpy + copy`` also copies views, as a read from
+    storage (and lazyarr, which never hands out a view of its data) does.
+    """
+    import lazyarr as la
+
+    a = np.arange(1000 * 20, dtype=np.float64).reshape(1000, 20)
+    x = la.wrap(a)
+    n = max(200, min(20_000, ctx.sizes.calls))
+    reps = range(n)
+    for case, key in PERCALL_KEYS:
+        peers = {"lazyarr": x.__getitem__, "numpy": a.__getitem__,
+                 "numpy + copy": lambda k: _copy(a[k])}
+        for impl, get in peers.items():
+            def run(get: Callable[[Any], Any] = get, key: Any = key) -> None:
+                for _ in reps:
+                    get(key)
+
+            ctx.runner.case("percall", "memory", case, impl, run, calls=n,
+                            check=lambda get=get, key=key: get(key), expect=a[key])
+
+
 #: Workload name -> (function, needs the suite's array files).
 WORKLOADS: dict[str, tuple[Callable[[Context], None], bool]] = {
     "slice": (w_slice, True),
@@ -518,4 +557,5 @@ WORKLOADS: dict[str, tuple[Callable[[Context], None], bool]] = {
     "reduce": (w_reduce, True),
     "ragged": (w_ragged, False),
     "codecs": (w_codecs, False),
+    "percall": (w_percall, False),
 }

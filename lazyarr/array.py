@@ -27,7 +27,9 @@ from lazyarr.core.plan import ReadPlan, plan
 from lazyarr.core.selection import Selection, selection_shape, stack, stand_in
 from lazyarr.errors import ReadOnlyError
 from lazyarr.handle import CachedArray
+from lazyarr.members import MembersMixin
 from lazyarr.numpy_api import NumpyOperatorsMixin
+from lazyarr.numpy_functions import NumpyFunctionsMixin
 from lazyarr.reduce import ReductionsMixin
 
 __all__ = ["LazyArray"]
@@ -36,7 +38,7 @@ __all__ = ["LazyArray"]
 _ITER_BLOCK_BYTES = 4 * 2**20
 
 
-class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
+class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperatorsMixin, CachedArray):
     """An array on storage that indexes exactly like a NumPy array.
 
     Parameters

@@ -145,15 +145,27 @@ class BoundCache:
 
     def getitem(self, key: Any) -> Any:
         """``array[key]`` of a backend that takes NumPy keys (see ``direct``)."""
-        out = self.backend.getitem(key)
-        try:
-            c = self._local.c
-        except AttributeError:
-            c = self._mine()
-        c[1] += 1
-        c[2] += 1
-        c[3] += out.nbytes
-        return out
+        return self._direct_getitem()(key)
+
+    def _direct_getitem(self) -> Any:
+        # One closure per state, made on first use and kept as an instance
+        # attribute that shadows this method: every attribute it needs is
+        # bound once, which a one-element read feels.
+        take, local, mine = self.backend.getitem, self._local, self._mine
+
+        def getitem(key: Any) -> Any:
+            out = take(key)
+            try:
+                c = local.c
+            except AttributeError:
+                c = mine()
+            c[1] += 1
+            c[2] += 1
+            c[3] += out.nbytes
+            return out
+
+        self.getitem = getitem  # type: ignore[method-assign]
+        return getitem
 
     def setitem(self, key: Any, value: Any) -> None:
         """``array[key] = value`` of a backend that takes NumPy keys."""

@@ -49,7 +49,7 @@ import numpy as np
 from lazyarr.core.normalize import Ell, Mask, NormalizedKey, normalize
 from lazyarr.core.selection import advanced_first, stand_in
 
-__all__ = ["Span", "ViewMap", "compose", "identity", "make_view"]
+__all__ = ["Span", "ViewMap", "compose", "identity", "make_view", "transpose_map", "unit_reshape_map"]
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,40 @@ def compose(m: ViewMap, nk: NormalizedKey) -> ViewMap:
                 vcoord[va] = arr.reshape((1,) * block_at + arr.shape + (1,) * (wnd - block_at - nb))
     coords = tuple(_apply(c, vcoord, shape) for c in m.coords)
     return ViewMap(shape, coords)
+
+
+def transpose_map(m: ViewMap, axes: tuple[int, ...]) -> ViewMap:
+    """The map of ``view.transpose(axes)`` (``axes`` a permutation of the view's axes)."""
+    shape = tuple(m.shape[a] for a in axes)
+    if m.empty:
+        return ViewMap(shape, None)
+    inv = {a: j for j, a in enumerate(axes)}
+    coords = tuple(Span(c.r, inv[c.axis]) if isinstance(c, Span)
+                   else c.transpose(axes) if isinstance(c, np.ndarray) else c for c in m.coords)
+    return ViewMap(shape, coords)
+
+
+def unit_reshape_map(m: ViewMap, shape: tuple[int, ...]) -> ViewMap | None:
+    """The map of ``view.reshape(shape)`` when it only drops or adds length-1 axes, else None."""
+    old = [a for a, n in enumerate(m.shape) if n != 1]
+    new = [a for a, n in enumerate(shape) if n != 1]
+    if [m.shape[a] for a in old] != [shape[a] for a in new]:
+        return None
+    if m.empty:
+        return ViewMap(tuple(shape), None)
+    to_new = dict(zip(old, new))
+    coords = []
+    for c in m.coords:
+        if isinstance(c, Span):
+            # A length-1 axis that goes away leaves its one coordinate.
+            c = Span(c.r, to_new[c.axis]) if c.axis in to_new else c.r[0]
+        elif isinstance(c, np.ndarray):
+            dims = tuple(c.shape[a] for a in old)
+            c = c[tuple(slice(None) if a in to_new else 0 for a in range(c.ndim))]
+            c = _const(c.reshape(tuple(dims[new.index(j)] if j in new else 1
+                                       for j in range(len(shape)))))
+        coords.append(c)
+    return ViewMap(tuple(shape), tuple(coords))
 
 
 def _axis_array(r: range, axis: int, ndim: int) -> np.ndarray:
@@ -341,6 +375,10 @@ class LazyView(LazyArray):
     @property
     def ndim(self) -> int:
         return len(self._map.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._base.dtype  # the base may cast (x.astype(...).T)
 
     @property
     def chunks(self) -> None:
