@@ -691,10 +691,10 @@ def test_files_are_cleaned_up_by_tmp_path(tmp_path):
 def test_single_items_from_cached_windows(tmp_path, monkeypatch):
     """Random items come from cached windows of the flat data: each one a copy,
     and items appended later (through this array or another) are seen."""
-    from lazyarr.backends import ragged_offsets
+    from lazyarr.backends import _flat_data
 
-    monkeypatch.setattr(ragged_offsets, "ITEM_WINDOW_BYTES", 256)  # many small windows
-    monkeypatch.setattr(ragged_offsets, "ITEM_CACHE_BYTES", 1024)  # and an LRU that evicts
+    monkeypatch.setattr(_flat_data, "ITEM_WINDOW_BYTES", 256)  # many small windows
+    monkeypatch.setattr(_flat_data, "ITEM_CACHE_BYTES", 1024)  # and an LRU that evicts
     path = tmp_path / "win.h5"
     items = pseudo_images(300)
     with la.open(path, "w") as store:
