@@ -41,7 +41,7 @@ from lazyarr.backends import _b2blocks
 from lazyarr.backends._hdf5 import BEFORE_FLUSH
 
 __all__ = ["BLOCK_BYTES", "block_rows", "writer", "encode", "write_rows", "append", "append_small",
-           "flush_tail", "drop_tail"]
+           "flush_tail", "pending", "drop_tail"]
 
 #: Bytes per Blosc2 block of the chunks lazyarr writes (see the README's
 #: "Why Blosc2 blocks of 32 KiB": 16-128 KiB measured; 32 KiB keeps the
@@ -301,6 +301,13 @@ def flush_tail(node: Any) -> None:
             write_rows(node, t.w, t.start, t.buf[: t.n])
         t.dirty = False
         _b2blocks.forget(node)
+
+
+def pending(node: Any) -> bool:
+    """True when ``node`` has appended rows not yet in the file (no lock needed)."""
+    tails = _TAILS.get(node._v_file)
+    t = tails.get(node._v_pathname) if tails else None
+    return t is not None and t.dirty
 
 
 def drop_tail(node: Any) -> None:

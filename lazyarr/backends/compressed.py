@@ -296,13 +296,20 @@ class CompressedBackend(PyTablesBackend):
         See :mod:`lazyarr.backends._blosc2`; other filters, and chunks that
         module cannot decode, are read by PyTables.
         """
-        with HDF5_LOCK:
-            node = self._node()
-            _b2write.flush_tail(node)  # buffered appends
-            blocks = self.raw_chunks and self.mapped_blocks and _b2blocks.eligible(node)
-            raw = self.raw_chunks and _blosc2.eligible(node)
-            shape = self._shape_of(node)
-            fill = node.atom.dflt
+        node = self._node()  # cached: no lock unless the file was reopened
+        seen = self.__dict__.get("_raw_seen")
+        if seen is None or seen[0] is not node:
+            # Filters and fill value are fixed per node: look them up once
+            # (again only after a reopen or a fork gives a new node object).
+            with HDF5_LOCK:
+                seen = self._raw_seen = (node, _blosc2.eligible(node), node.atom.dflt,
+                                         _b2blocks.eligible(node))
+        if _b2write.pending(node):  # buffered appends go to the file first
+            with HDF5_LOCK:
+                _b2write.flush_tail(node)
+        raw, fill = self.raw_chunks and seen[1], seen[2]
+        blocks = self.raw_chunks and self.mapped_blocks and seen[3]
+        shape = self._shape_of(node)
         if not (raw or blocks):
             return super().read(sel)
         sel = tuple(sel)
