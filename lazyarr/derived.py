@@ -199,10 +199,10 @@ class ReshapedView(_Derived):
         self._src._check_writable()
         if isinstance(value, LazyArray):
             value = np.asarray(value)
-        from lazyarr.array import _stand_in
+        from lazyarr.core.selection import stand_in
 
         # NumPy's validation, casting and warnings, before anything is read.
-        _stand_in(self._shape, self.dtype)[key] = value
+        stand_in(self._shape, self.dtype)[key] = value
         rows, post, empty = self._locate(key)
         if empty is not None:
             return
