@@ -69,6 +69,10 @@ TARGETS += [
      "lazyarr", "pytables", 0.5),
     ("13: ragged 1,000-item slice <= 1/100 the walkthrough's getter", "ragged", "offsets", "item slice",
      "lazyarr", "pytables", 0.01),
+    ("13: SwapWindow plain minibatches <= 1.05x NoCache", "minibatch", "plain", "",
+     "lazyarr SwapWindow(64 MB)", "lazyarr NoCache", 1.05),
+    ("13: SwapWindow zstd minibatches <= 1.25x one big read", "minibatch", "blosc2:zstd", "",
+     "lazyarr SwapWindow(64 MB)", "lazyarr x[:R] one read", 1.25),
 ]
 
 

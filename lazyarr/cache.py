@@ -302,6 +302,11 @@ class SwapWindow(CachePolicy):
             return ItemWindow(self, backend)
         if len(backend.shape) == 0:
             return BoundCache(self, backend)  # a 0-d array has no rows to window
+        if getattr(backend, "mapped", False):
+            # Its bytes are a memory map (a plain array): a window would only
+            # copy what NumPy indexes on the map in place, so reads pass
+            # straight through (issue 13: minibatches at NoCache's speed).
+            return BoundCache(self, backend)
         return _RowWindow(self, backend)
 
 
