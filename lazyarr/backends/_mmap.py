@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 import tables
+from numpy.lib.array_utils import byte_bounds
 
 __all__ = ["NodeMap", "node_map", "drop_maps", "flush_dataset"]
 
@@ -166,6 +167,11 @@ def _file_descriptor(lib: _HDF5, did: int) -> int | None:
         lib.fclose(fid)
 
 
+#: Copies out of a map at least this large give their pages back (see
+#: :meth:`NodeMap.copy_out`).
+RELEASE_BYTES = 2**20
+
+
 class NodeMap:
     """The bytes of one contiguous dataset as an ndarray over ``mmap``.
 
@@ -189,6 +195,32 @@ class NodeMap:
     @property
     def dtype(self) -> np.dtype:
         return self.array.dtype
+
+    def copy_out(self, view: np.ndarray) -> np.ndarray:
+        """A copy of ``view`` (a view of :attr:`array`) that leaves its pages unmapped.
+
+        A large read (a reduction's block, a whole-array copy) would otherwise
+        leave every page it touched counted in the process's RSS until the map
+        goes: a 1 GB scan in 64 MB blocks would look like 1 GB of memory.
+        The pages stay in the page cache (MADV_DONTNEED on a shared file
+        mapping drops only this process's page tables, never data), so reading
+        them again costs a minor fault each. Small reads keep their pages.
+        """
+        out = view.copy()
+        if out.nbytes < RELEASE_BYTES:
+            return out
+        mm = self.array.base
+        while isinstance(mm, np.ndarray):
+            mm = mm.base
+        if not isinstance(mm, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+            return out
+        base = self.array.ctypes.data - self.offset % mmap.ALLOCATIONGRANULARITY
+        lo, hi = byte_bounds(view)
+        lo = -(-(lo - base) // mmap.PAGESIZE) * mmap.PAGESIZE
+        hi = (hi - base) // mmap.PAGESIZE * mmap.PAGESIZE
+        if hi > lo:
+            mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+        return out
 
     def __repr__(self) -> str:
         return (f"NodeMap({self.node._v_pathname!r}, offset={self.offset}, "

@@ -134,7 +134,7 @@ class PlainBackend(PyTablesBackend):
                 return np.take(a, np.flatnonzero(key), axis=0)
         out = a[key]
         if type(out) is np.ndarray and out.base is m.owner:
-            return out.copy()
+            return m.copy_out(out)
         return out
 
     def setitem(self, key: Any, value: Any) -> None:
@@ -174,7 +174,7 @@ class PlainBackend(PyTablesBackend):
             return apply_orthogonal(a, sel)
         # A copy of the box: the caller owns what a read returns.
         # ``...`` keeps a 0-d selection an array (``a[()]`` would be a scalar).
-        return np.array(a[sel + (Ellipsis,)])
+        return m.copy_out(a[sel + (Ellipsis,)])
 
     def write(self, sel: Selection, value: np.ndarray) -> None:
         """Store ``value`` at an orthogonal selection (through the map when there is one)."""
