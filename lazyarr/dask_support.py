@@ -142,8 +142,27 @@ def to_dask(x: Any, chunks: Any = None) -> Any:
         chunks = dask_chunks(x.shape, x.dtype.itemsize, x.chunks, limit)
     meta = np.empty((0,) * x.ndim, dtype=x.dtype)
     normalized = da.core.normalize_chunks(chunks, x.shape, dtype=x.dtype)
-    return da.from_array(x, chunks=normalized, name=_name(x, normalized), lock=False,
+    return da.from_array(_Source(x), chunks=normalized, name=_name(x, normalized), lock=False,
                          asarray=True, fancy=False, meta=meta)
+
+
+class _Source:
+    """``x`` as ``from_array`` sees it: shape, dtype and reads, but no ``copy``.
+
+    ``from_array`` calls ``copy()`` on an array-like, which for a LazyArray
+    (as for an ndarray) reads the whole array into memory, and the graph
+    would then hold the data. The source pickles as ``x``, by reference.
+    """
+
+    def __init__(self, x: Any) -> None:
+        self.x = x
+        self.shape, self.dtype, self.ndim = x.shape, x.dtype, x.ndim
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.x[key]
+
+    def __reduce__(self):
+        return (_Source, (self.x,))
 
 
 def _read_items(r: Any, start: int, stop: int) -> list[np.ndarray]:
