@@ -147,35 +147,22 @@ def to_dask(x: Any, chunks: Any = None) -> Any:
 
 
 class _Source:
-    """What a Dask graph holds for ``x``: its shape, dtype and reads, nothing else.
+    """``x`` as ``from_array`` sees it: shape, dtype and reads, but no ``copy``.
 
-    ``da.from_array`` calls ``copy()`` on any array-like that has one, and
-    ``LazyArray.copy()`` is NumPy's (it reads the whole array into memory):
-    handing Dask this thin wrapper keeps the graph a reference to the file.
+    ``from_array`` calls ``copy()`` on an array-like, which for a LazyArray
+    (as for an ndarray) reads the whole array into memory, and the graph
+    would then hold the data. The source pickles as ``x``, by reference.
     """
-
-    __slots__ = ("x",)
 
     def __init__(self, x: Any) -> None:
         self.x = x
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.x.shape
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.x.dtype
-
-    @property
-    def ndim(self) -> int:
-        return self.x.ndim
+        self.shape, self.dtype, self.ndim = x.shape, x.dtype, x.ndim
 
     def __getitem__(self, key: Any) -> Any:
         return self.x[key]
 
     def __reduce__(self):
-        return _Source, (self.x,)
+        return (_Source, (self.x,))
 
 
 def _read_items(r: Any, start: int, stop: int) -> list[np.ndarray]:
