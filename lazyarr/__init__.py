@@ -19,7 +19,9 @@ from lazyarr.errors import (
     ClosedError,
     CorruptStoreError,
     LazyArrError,
+    NodeNotFoundError,
     ReadOnlyError,
+    StorageError,
 )
 from lazyarr.ragged import RaggedArray
 from lazyarr.store import Store, open, open_array
@@ -37,7 +39,9 @@ __all__ = [
     "ClosedError",
     "CorruptStoreError",
     "LazyArrError",
+    "NodeNotFoundError",
     "ReadOnlyError",
+    "StorageError",
     "Store",
     "open",
     "open_array",

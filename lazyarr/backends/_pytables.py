@@ -372,6 +372,9 @@ class PyTablesBackend(BackendBase):
         self._shape_seen: tuple[Any, tuple[int, ...]] | None = None
         self._chunks: Any = False  # not looked up yet
         self._verified = True
+        #: Rows past this are the remains of an interrupted write (see
+        #: :meth:`_recover`); None: every row on disk counts.
+        self._limit: int | None = None
         with HDF5_LOCK:
             node = self._node()
             self._check_node(node)
@@ -431,8 +434,16 @@ class PyTablesBackend(BackendBase):
                 raise BackendError(f"no node {self._path!r} in {self._ref.path!r}") from None
             if not self._verified:
                 self._verify(node)
+            self._recover(node)
         self._cached = (f, node)
         return node
+
+    def _recover(self, node: tables.Leaf) -> None:
+        """On each fresh lookup of the node: undo an interrupted write.
+
+        Arrays that grow (:class:`CompressedBackend`) compare their length
+        with the commit record of the last flush. Nothing to do here.
+        """
 
     def _check_node(self, node: Any) -> None:
         if not isinstance(node, tables.Array):
@@ -455,6 +466,8 @@ class PyTablesBackend(BackendBase):
         if seen is not None and seen[0] is raw:
             return seen[1]
         shape = tuple(int(n) for n in raw)
+        if self._limit is not None and shape and shape[0] > self._limit:
+            shape = (self._limit,) + shape[1:]
         self._shape_seen = (raw, shape)
         return shape
 
@@ -545,10 +558,15 @@ class PyTablesBackend(BackendBase):
                 write_selection(node, shape, sel, native)
 
     def flush(self) -> None:
+        """Write the array, and the file's metadata with it, to disk.
+
+        The whole file, not only the node: HDF5 keeps the file's free-space
+        and end-of-allocation records in the superblock, and a node flushed
+        without them is what a crash turned into an unreadable file.
+        """
         with HDF5_LOCK:
-            node = self._node()
-            with hdf5_errors(f"flushing {self._path!r} in {self._ref.path!r}"):
-                node.flush()
+            self._node()
+            self._ref.flush()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._ref.path!r}, {self._path!r})"
@@ -562,6 +580,7 @@ def _deferred(cls: type, ref: "FileRef", path: str, dtype: np.dtype) -> PyTables
     obj._swapped = not obj._dtype.isnative
     obj._shape_seen, obj._chunks = None, False
     obj._verified = False
+    obj._limit = None
     return obj
 
 

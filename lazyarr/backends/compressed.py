@@ -236,6 +236,7 @@ class CompressedBackend(PyTablesBackend):
                     # Grows with the fill value (0) without writing chunks.
                     node.truncate(shape[0])
             set_kind_attrs(node, cls.kind)
+            ref.will_commit(path)
         return cls(ref, path)
 
     def read(self, sel: Selection) -> np.ndarray:
@@ -312,6 +313,24 @@ class CompressedBackend(PyTablesBackend):
                     finally:
                         # The last chunk may have changed.
                         self._after_write(node)
+                self._ref.will_commit(self._path)
+
+    def _recover(self, node: Any) -> None:
+        """Rows past the commit record of the last flush are the remains of
+        an interrupted append (a crash in the middle of a flush): a writer
+        trims them, a reader does not see them. Caller holds the lock."""
+        rows = self._ref.row_limit(self._path, lambda: node)
+        self._limit = None
+        if rows is None or not node.shape or rows >= node.shape[0]:
+            return
+        if self._ref.readonly or not isinstance(node, tables.EArray):
+            self._limit = rows
+            return
+        with hdf5_errors(f"trimming the interrupted tail of {self._path!r} in {self._ref.path!r}"):
+            node.truncate(rows)
+            _blosc2.invalidate(node)
+            node._v_file.flush()
+        self._ref.clear_limit(self._path)
 
     def _regrow_empty(self, node: Any, nrows: int) -> None:
         # No data to keep: replace the node by a longer one, attributes included.
