@@ -42,7 +42,9 @@ from typing import Any, Callable
 import blosc2
 import numpy as np
 
+from lazyarr.backends._checksum import corrupt_chunk, verify_chunk
 from lazyarr.backends._pytables import _key, _runs
+from lazyarr.errors import CorruptStoreError
 from lazyarr.backends.base import HDF5_LOCK, Selection, selection_shape
 
 __all__ = ["eligible", "read", "invalidate", "LRU_BYTES"]
@@ -60,17 +62,14 @@ def eligible(node: Any) -> bool:
     """True when every chunk of ``node`` is a Blosc2 frame we can decode.
 
     Only PyTables' ``blosc2`` filter (optionally with a codec, e.g.
-    ``blosc2:zstd``) and nothing else in the pipeline: Fletcher32 checksums
-    or HDF5's own shuffle would have to be undone too. Caller holds the lock.
+    ``blosc2:zstd``), optionally followed by HDF5's Fletcher32 checksum,
+    which :func:`lazyarr.backends._checksum.verify_chunk` checks and strips.
+    Caller holds the lock.
     """
     if node.chunkshape is None:
         return False
     f = node.filters
-    return bool(
-        f.complevel
-        and (f.complib or "").split(":")[0] == "blosc2"
-        and not f.fletcher32
-    )
+    return bool(f.complevel and (f.complib or "").split(":")[0] == "blosc2")
 
 
 # ----------------------------------------------------------------- the LRU
@@ -253,7 +252,11 @@ def _fetch(node: Any, coords: tuple[int, ...], buf: bytearray) -> tuple[Any, byt
         return None, buf  # a filter was skipped when this chunk was stored
     if len(buf) < info.size:
         buf = bytearray(info.size + info.size // 4)
-    return node.read_chunk(coords, out=buf)[: info.size], buf
+    raw = node.read_chunk(coords, out=buf)[: info.size]
+    if node.filters.fletcher32:
+        # None on a mismatch: HDF5's pipeline reads the chunk and decides.
+        raw = verify_chunk(node, coords, raw, info.offset)
+    return raw, buf
 
 
 def _needed_blocks(local: Any, rows: int) -> list[int]:
@@ -322,7 +325,10 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         if schunk is None or schunk.nbytes != nbytes:
             # Not ours to decode: PyTables reads this chunk's part of the selection.
             sel = tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs))
-            out[tuple(p[2] for p in combo)] = fallback(sel)
+            try:
+                out[tuple(p[2] for p in combo)] = fallback(sel)
+            except CorruptStoreError as exc:
+                raise corrupt_chunk(node, tuple(k * c for k, c in zip(ks, cs)), str(exc)) from exc
             return
         blocksize = int(schunk.blocksize)
     else:

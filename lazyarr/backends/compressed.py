@@ -52,27 +52,33 @@ def compressions() -> list[str]:
     return [c for c in tables.filters.all_complibs if tables.which_lib_version(c) is not None]
 
 
-def make_filters(compression: str | None, level: int, shuffle: bool) -> tables.Filters:
+def make_filters(compression: str | None, level: int, shuffle: bool,
+                 checksum: bool = True) -> tables.Filters:
     """``tables.Filters`` for a compression name; ValueError lists valid names.
+
+    ``checksum``: HDF5's Fletcher32 of every stored chunk, after the
+    compressor (HDF5 and every HDF5 reader verify it; lazyarr's raw-chunk
+    reads too, see :mod:`lazyarr.backends._checksum`).
 
     Examples
     --------
     >>> make_filters("zlib", 4, True)
-    Filters(complevel=4, complib='zlib', shuffle=True, bitshuffle=False, fletcher32=False, least_significant_digit=None)
+    Filters(complevel=4, complib='zlib', shuffle=True, bitshuffle=False, fletcher32=True, least_significant_digit=None)
     >>> make_filters("zip", 4, True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: unknown compression 'zip'; valid: None, 'zlib', ...
     """
     if compression is None:
-        return tables.Filters(complevel=0)
+        return tables.Filters(complevel=0, fletcher32=checksum)
     valid = compressions()
     if compression not in valid:
         names = ", ".join(["None"] + [repr(c) for c in valid])
         raise ValueError(f"unknown compression {compression!r}; valid: {names}")
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= 9:
         raise ValueError(f"compression level must be an int in 0..9, got {level!r}")
-    return tables.Filters(complevel=int(level), complib=compression, shuffle=bool(shuffle))
+    return tables.Filters(complevel=int(level), complib=compression, shuffle=bool(shuffle),
+                          fletcher32=checksum)
 
 
 def default_chunks(shape: tuple[int, ...], itemsize: int, rows: int | None = None) -> tuple[int, ...]:
