@@ -23,6 +23,7 @@ from lazyarr.errors import (
     ReadOnlyError,
     StorageError,
 )
+from lazyarr.progress import progress
 from lazyarr.ragged import RaggedArray
 from lazyarr.store import Store, open, open_array
 from lazyarr.wrap import wrap
@@ -30,6 +31,7 @@ from lazyarr.wrap import wrap
 __all__ = [
     "LazyArray",
     "pad",
+    "progress",
     "InMemory",
     "NoCache",
     "SwapWindow",

@@ -41,9 +41,9 @@ from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (regist
 from lazyarr.backends.plain import PlainBackend  # noqa: F401  (registers)
 from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend
 from lazyarr.backends.ragged_vl import RaggedVLBackend
-from lazyarr.cache import InMemory, core_driver_kw
+from lazyarr.cache import InMemory
 from lazyarr.errors import BackendError, CorruptStoreError, NodeNotFoundError, ReadOnlyError
-from lazyarr.files import MODES, FileRef
+from lazyarr.files import MODES, FileRef, core_driver_kw
 from lazyarr.ragged import RaggedArray
 
 __all__ = ["FileRef", "Store", "open", "open_array"]

@@ -46,24 +46,38 @@ In a property test, draw an array and a key for it together:
 >>> test_read()
 """
 
+# The oracle needs only NumPy, so ``lazyarr demo`` can use it on an install
+# without the testing extra; the strategies and the conformance suite need
+# hypothesis, and say so when it is missing.
+from lazyarr.testing.oracle import assert_same_as_numpy, assert_same_outcome, assert_same_write
+
 try:
     import hypothesis  # noqa: F401
 except ImportError as e:  # pragma: no cover - depends on the environment
-    raise ImportError("lazyarr.testing needs hypothesis: pip install lazyarr[testing]") from e
+    _MISSING_HYPOTHESIS: ImportError | None = e
+else:
+    _MISSING_HYPOTHESIS = None
+    from lazyarr.testing.conformance import CHECKS, ConformanceError, check_backend
+    from lazyarr.testing.strategies import (
+        arrays,
+        arrays_and_keys,
+        arrays_keys_and_values,
+        bad_keys,
+        dtypes,
+        keys,
+        numpy_verdict,
+        shapes,
+        write_values,
+    )
 
-from lazyarr.testing.conformance import CHECKS, ConformanceError, check_backend
-from lazyarr.testing.oracle import assert_same_as_numpy, assert_same_outcome, assert_same_write
-from lazyarr.testing.strategies import (
-    arrays,
-    arrays_and_keys,
-    arrays_keys_and_values,
-    bad_keys,
-    dtypes,
-    keys,
-    numpy_verdict,
-    shapes,
-    write_values,
-)
+
+def __getattr__(name: str) -> object:  # pragma: no cover - depends on the environment
+    if _MISSING_HYPOTHESIS is not None and name in __all__:
+        raise ImportError(
+            f"lazyarr.testing.{name} needs hypothesis: pip install lazyarr[testing]"
+        ) from _MISSING_HYPOTHESIS
+    raise AttributeError(f"module 'lazyarr.testing' has no attribute {name!r}")
+
 
 __all__ = [
     "shapes",

@@ -1,21 +1,23 @@
-"""The ``lazyarr`` command line: ``lazyarr demo`` and ``lazyarr --version``.
+"""``lazyarr demo``: store sample data with every backend, check reads against NumPy.
 
-``lazyarr demo`` is the end-to-end smoke test a new user runs first. It writes
+It is the end-to-end smoke test a new user runs first. It writes
 the four-cluster points of the PyTables walkthrough with every backend and
 compression, reads them back through :class:`lazyarr.LazyArray` with slices,
 negative steps, fancy keys, boolean masks, ``None`` and ``...``, and compares
-every answer with NumPy's: same values, dtype, shape and scalar-versus-array.
-It exits non-zero, naming the failed check, on any difference.
+every answer with NumPy's through :mod:`lazyarr.testing`'s oracle (the one
+the test suite uses): same values, dtype, shape and scalar-versus-array, or
+the same exception. It exits non-zero, naming the failed check, on any difference.
 
 Examples
 --------
 >>> data, labels = make_cluster_points(6, seed=1999)
 >>> data.shape, data.dtype, labels.dtype
 ((6, 2), dtype('float64'), dtype('int64'))
->>> check_same(np.float64(1.0), np.float64(1.0)) is None
+>>> _problem(lambda: assert_same_outcome(lambda: data[0, 0], lambda: data[0, 0])) is None
 True
->>> check_same(np.array([1.0]), np.float64(1.0))
-'type ndarray != expected float64'
+>>> _problem(lambda: assert_same_outcome(lambda: data[:1, 0], lambda: data[0, 0]))
+... # doctest: +ELLIPSIS
+'result type differs for call: expected float64 ..., actual ndarray ...'
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from typing import Any, Callable, Sequence, TextIO
 import numpy as np
 
 import lazyarr as la
+from lazyarr.testing.oracle import assert_same_as_numpy, assert_same_outcome
 
-__all__ = ["main", "make_cluster_points", "check_same", "DEMO_CONFIGS"]
+__all__ = ["make_cluster_points", "run_demo", "add_arguments", "run", "DEMO_CONFIGS"]
 
 #: ``(backend, compression)`` pairs the demo stores its data with.
 DEMO_CONFIGS: tuple[tuple[str, str | None], ...] = (
@@ -83,34 +86,6 @@ def make_cluster_points(n: int, seed: int = 1999) -> tuple[np.ndarray, np.ndarra
     labels = rng.integers(0, len(centres), size=n, dtype=np.int64)
     data = centres[labels] + rng.standard_normal((n, 2)) * 0.2
     return data, labels
-
-
-def check_same(got: Any, expected: Any) -> str | None:
-    """Say how ``got`` differs from NumPy's answer ``expected``, or None.
-
-    Exact comparison: the same type (``ndarray`` versus a NumPy scalar), dtype,
-    shape and values. No tolerance, because lazyarr moves bytes and never
-    computes with them.
-
-    Examples
-    --------
-    >>> check_same(np.arange(3), np.arange(3)) is None
-    True
-    >>> check_same(np.arange(3), np.arange(3.0))
-    'dtype int64 != expected float64'
-    >>> check_same(np.zeros((1, 2)), np.zeros(2))
-    'shape (1, 2) != expected (2,)'
-    """
-    if type(got) is not type(expected):
-        return f"type {type(got).__name__} != expected {type(expected).__name__}"
-    if got.dtype != expected.dtype:
-        return f"dtype {got.dtype} != expected {expected.dtype}"
-    if got.shape != expected.shape:
-        return f"shape {got.shape} != expected {expected.shape}"
-    if not np.array_equal(got, expected):
-        where = np.argwhere(np.asarray(got != expected))
-        return f"values differ at {len(where)} positions, first at {tuple(where[0].tolist())}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -215,52 +190,44 @@ def _run_checks(
     for check in checks:
         name = check.name.split("[", 1)[0]
         x, ref = arrays[name], expected[name]
-        want = ref[check.key]
-        t0 = time.perf_counter()
-        got = _attempt(lambda: x[check.key])
+        seconds = [0.0]
+
+        def timed_read(key: Any, x: Any = x, seconds: list[float] = seconds) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return x[key]
+            finally:
+                seconds[0] = time.perf_counter() - t0
+
+        record(check.name, _problem(lambda: assert_same_as_numpy(timed_read, ref, check.key)))
         if check.fancy:
-            fancy_s += time.perf_counter() - t0
-        record(check.name, _problem(got, want))
+            fancy_s += seconds[0]
     for name, x in arrays.items():
         ref = expected[name]
         # Then the array-like surface and the whole array, as NumPy sees it.
-        for attr, want in (("shape", ref.shape), ("dtype", ref.dtype), ("ndim", ref.ndim)):
-            got = _attempt(lambda: getattr(x, attr))
-            record(f"{name}.{attr}", None if _eq(got, want) else f"{got!r} != expected {want!r}")
-        got = _attempt(lambda: len(x))
-        record(f"len({name})", None if _eq(got, len(ref)) else f"{got!r} != expected {len(ref)}")
-        got = _attempt(lambda: np.asarray(x))
-        record(f"np.asarray({name})", _problem(got, ref))
+        surface: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
+            f"{name}.shape": (lambda: x.shape, lambda: ref.shape),
+            f"{name}.dtype": (lambda: x.dtype, lambda: ref.dtype),
+            f"{name}.ndim": (lambda: x.ndim, lambda: ref.ndim),
+            f"len({name})": (lambda: len(x), lambda: len(ref)),
+            f"np.asarray({name})": (lambda: np.asarray(x), lambda: ref),
+        }
+        for what, (got, want) in surface.items():
+            record(what, _problem(lambda: assert_same_outcome(got, want, what)))
     return fancy_s
 
 
-class _Raised:
-    """Stands in for a result when the call raised, so it can be reported."""
+def _problem(check: Callable[[], None]) -> str | None:
+    """Run one oracle check; the oracle's message when it fails, else None.
 
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-    def __repr__(self) -> str:
-        return f"raised {type(self.exc).__name__}: {self.exc}"
-
-
-def _attempt(fn: Callable[[], Any]) -> Any:
-    # A check that raises is a failed check, not a crashed demo: the user
-    # should see every failure in one run.
+    A failed check is reported, not raised: the user should see every
+    failure in one run.
+    """
     try:
-        return fn()
-    except Exception as exc:  # noqa: BLE001 - reported, never swallowed
-        return _Raised(exc)
-
-
-def _eq(got: Any, want: Any) -> bool:
-    return not isinstance(got, _Raised) and got == want
-
-
-def _problem(got: Any, want: np.ndarray | np.generic) -> str | None:
-    if isinstance(got, _Raised):
-        return repr(got)
-    return check_same(got, want)
+        check()
+    except AssertionError as exc:
+        return str(exc)
+    return None
 
 
 def _time_first_read(path: Path, name: str) -> float:
@@ -429,7 +396,7 @@ def run_demo(
 
 def _ragged_part(folder: Path, seed: int, out: TextIO) -> list[str]:
     """Run the ragged demo, print its table; return failure messages."""
-    from lazyarr.ragged_demo import run_ragged_demo
+    from lazyarr.cli.ragged_demo import run_ragged_demo
 
     sub = folder / "ragged"
     sub.mkdir(exist_ok=True)
@@ -455,7 +422,7 @@ def _ragged_part(folder: Path, seed: int, out: TextIO) -> list[str]:
 
 def _cache_part(folder: Path, out: TextIO) -> list[str]:
     """Run the cache-policy demo, print its table; return failure messages."""
-    from lazyarr.cache_demo import run_cache_demo
+    from lazyarr.cli.cache_demo import run_cache_demo
 
     try:
         rows = run_cache_demo(str(folder))
@@ -472,6 +439,8 @@ def _cache_part(folder: Path, out: TextIO) -> list[str]:
     return []
 
 
+
+
 def _rows(text: str) -> int:
     n = int(text)
     if n < _MIN_ROWS:
@@ -479,68 +448,33 @@ def _rows(text: str) -> int:
     return n
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lazyarr",
-        description="NumPy arrays that live in HDF5 files.",
-    )
-    parser.add_argument("--version", action="version", version=f"lazyarr {la.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser(
-        "demo",
-        help="store sample data with every backend and check reads against NumPy",
-        description=(
-            "Write four-cluster sample points with every backend and compression, "
-            "read them back with many kinds of NumPy keys, compare each result "
-            "with NumPy's exactly, and print sizes and timings."
-        ),
-    )
-    demo.add_argument(
+#: One line in ``lazyarr --help``.
+HELP = "store sample data with every backend and check reads against NumPy"
+DESCRIPTION = (
+    "Write four-cluster sample points with every backend and compression, "
+    "read them back with many kinds of NumPy keys, compare each result "
+    "with NumPy's exactly, and print sizes and timings."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``lazyarr demo``'s options to its sub-parser."""
+    parser.add_argument(
         "--dir",
         type=Path,
         default=None,
         help="keep the HDF5 files in DIR (default: a temporary folder, removed afterwards)",
     )
-    demo.add_argument("--n", type=_rows, default=10_000, help="number of points (default 10000)")
-    demo.add_argument("--seed", type=int, default=1999, help="random seed (default 1999)")
-    return parser
+    parser.add_argument("--n", type=_rows, default=10_000, help="number of points (default 10000)")
+    parser.add_argument("--seed", type=int, default=1999, help="random seed (default 1999)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``lazyarr`` command.
-
-    Parameters
-    ----------
-    argv : sequence of str, optional
-        Arguments without the program name (default: ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        The exit status: 0 on success, 1 when a demo check failed, 2 for a
-        usage error.
-
-    Examples
-    --------
-    >>> main(["--version"])  # doctest: +ELLIPSIS
-    lazyarr ...
-    0
-    """
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        # argparse exits for --help, --version and usage errors; as a function
-        # main returns the status instead, so tests and callers can see it.
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    if args.command == "demo":
-        if args.dir is not None:
-            args.dir.mkdir(parents=True, exist_ok=True)
-            return run_demo(args.dir, args.n, args.seed)
-        with tempfile.TemporaryDirectory(prefix="lazyarr-demo-") as tmp:
-            return run_demo(Path(tmp), args.n, args.seed)
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse checks
-    return 2  # pragma: no cover
+def run(args: argparse.Namespace) -> int:
+    """Run ``lazyarr demo`` with parsed arguments; return the exit status."""
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
+        status = run_demo(args.dir, args.n, args.seed)
+        print(f"the demo's files are kept in {args.dir.resolve()}")
+        return status
+    with tempfile.TemporaryDirectory(prefix="lazyarr-demo-") as tmp:
+        return run_demo(Path(tmp), args.n, args.seed)
