@@ -39,6 +39,7 @@ from lazyarr.backends._hdf5 import (
     ATTR_ROWS,
     HDF5_LOCK,
     committed_rows,
+    flush_file,
     hdf5_error,
     hdf5_errors,
     hold_metadata,
@@ -85,7 +86,7 @@ def commit_flush(h: _Handle) -> None:
     (:func:`lazyarr.backends._hdf5.committed_rows`). Caller holds the lock.
     """
     f = h.file
-    f.flush()
+    flush_file(f, f"flushing {f.filename!r}")
     if not h.commits:
         return
     pending, h.commits = h.commits, {}
@@ -93,7 +94,7 @@ def commit_flush(h: _Handle) -> None:
         if path in f:
             node = f.get_node(path)
             node._v_attrs[ATTR_ROWS] = int(node.shape[0] if rows is None else rows())
-    f.flush()
+    flush_file(f, f"writing the commit records of {f.filename!r}")
 
 
 #: (realpath, driver options) -> the handle open in this process. PyTables

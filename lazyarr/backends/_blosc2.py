@@ -46,7 +46,7 @@ from lazyarr.backends._checksum import corrupt_chunk, verify_chunk
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, runs, selection_shape
 from lazyarr.core.support import project
-from lazyarr.errors import CorruptStoreError
+from lazyarr.errors import StorageError
 
 __all__ = ["eligible", "read", "invalidate", "LRU_BYTES"]
 
@@ -178,13 +178,21 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     # decoded right after it is fetched: the raw bytes are still in the CPU
     # cache, and no fresh allocation page-faults (measured 2x on lz4).
     raw_buf = getattr(_RAW, "buf", None) or bytearray()
+    checked = bool(node.filters.fletcher32)
     for combo in combos:
         ks = tuple(p[0] for p in combo)
         if small and _from_lru(lru, ks, combo, out, cs, dtype, inner):
             continue
         with HDF5_LOCK:
             raw, raw_buf = _fetch(node, tuple(k * c for k, c in zip(ks, cs)), raw_buf)
-        _place(raw, ks, combo, out, cs, shape, dtype, inner, lru, small, fallback, fill)
+        try:
+            _place(raw, ks, combo, out, cs, shape, dtype, inner, lru, small, fallback, fill)
+        except StorageError as exc:
+            if raw is not None or not checked:
+                raise
+            # Our Fletcher32 check failed and HDF5's pipeline cannot read it either.
+            raise corrupt_chunk(node, tuple(k * c for k, c in zip(ks, cs)),
+                                f"its Fletcher32 checksum does not match ({exc})") from exc
     _RAW.buf = raw_buf
     return out
 
@@ -290,10 +298,7 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         if schunk is None or schunk.nbytes != nbytes:
             # Not ours to decode: PyTables reads this chunk's part of the selection.
             sel = tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs))
-            try:
-                out[tuple(p[2] for p in combo)] = fallback(sel)
-            except CorruptStoreError as exc:
-                raise corrupt_chunk(node, tuple(k * c for k, c in zip(ks, cs)), str(exc)) from exc
+            out[tuple(p[2] for p in combo)] = fallback(sel)
             return
         blocksize = int(schunk.blocksize)
     else:

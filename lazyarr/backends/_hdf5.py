@@ -30,6 +30,8 @@ __all__ = [
     "ATTR_ROWS",
     "committed_rows",
     "hold_metadata",
+    "check_space",
+    "flush_file",
     "ATTR_VERSION",
     "FORMAT_VERSION",
     "HDF5_LOCK",
@@ -257,3 +259,57 @@ def hold_metadata(file: tables.File) -> bool:
     cfg.incr_mode = cfg.decr_mode = cfg.flash_incr_mode = 0  # H5C_*__off
     cfg.rpt_fcn_enabled = cfg.open_trace_file = cfg.close_trace_file = False
     return _LIB.H5Fset_mdc_config(fid, ctypes.byref(cfg)) >= 0
+
+
+def flush_file(file: tables.File, what: str) -> None:
+    """Flush ``file`` and raise when HDF5 could not write it.
+
+    ``tables.File.flush`` ignores what ``H5Fflush`` returns, so a full disk
+    went unnoticed until the file would not open. Here ``H5Fflush`` is
+    called again and its status checked (it rewrites what the first call
+    could not). Caller holds :data:`HDF5_LOCK`.
+    """
+    file.flush()
+    if _LIB is None or file.mode == "r":  # pragma: no cover - unusual builds
+        return
+    if _LIB.H5Fflush(ctypes.c_int64(file._get_file_id()), 1) < 0:  # H5F_SCOPE_GLOBAL
+        why = "no space left on device or file too large"
+        _LIB.H5Eclear2(ctypes.c_int64(0))
+        raise StorageError(errno.ENOSPC, f"HDF5 failed {what}: the file could not be written "
+                           f"({why}, or an I/O error); the file holds what the last "
+                           "successful flush wrote")
+
+
+#: Bytes of HDF5 metadata a write may add besides its data (B-tree nodes,
+#: object header updates, a rewritten last chunk's old and new copies).
+SPACE_MARGIN = 256 * 2**10
+
+
+def check_space(path: str, nbytes: int, what: str) -> None:
+    """StorageError before a write of about ``nbytes`` that cannot fit.
+
+    Checks the free space of the file system and the process's file size
+    limit (``RLIMIT_FSIZE``) against ``nbytes`` (uncompressed: an upper
+    bound) plus :data:`SPACE_MARGIN`, so that a write that would fail half
+    way fails before it starts and changes nothing.
+    """
+    need = int(nbytes) + SPACE_MARGIN
+    try:
+        st = os.statvfs(path)
+        size = os.path.getsize(path)
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < need:
+        raise StorageError(errno.ENOSPC, f"cannot {what}: it needs up to {need} bytes and "
+                           f"the disk holding {path!r} has {free} free; nothing was written")
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return
+    if limit != resource.RLIM_INFINITY and size + need > limit:
+        raise StorageError(errno.EFBIG, f"cannot {what}: it needs up to {need} bytes and "
+                           f"the file size limit (RLIMIT_FSIZE {limit}) leaves {limit - size}; "
+                           "nothing was written")

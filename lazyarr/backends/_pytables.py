@@ -32,6 +32,7 @@ import tables
 
 from lazyarr.backends._hdf5 import (  # noqa: F401  (re-exported for the backends)
     ATTR_BACKEND,
+    check_space,
     ATTR_VERSION,
     FORMAT_VERSION,
     HDF5_LOCK,
@@ -530,6 +531,8 @@ class PyTablesBackend(BackendBase):
             shape = self._shape_of(node)
             self._check_sel(sel, shape)
             native = np.ascontiguousarray(value, dtype=node.atom.dtype)
+            if node.chunkshape is not None:  # rewritten chunks take new space
+                check_space(self._ref.path, native.nbytes, f"write to {self._path!r}")
             with hdf5_errors(f"writing {self._path!r} in {self._ref.path!r}"):
                 write_selection(node, shape, sel, native)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tables
 
+from lazyarr.backends._hdf5 import check_space
 from lazyarr.backends._pytables import (
     ATTR_BACKEND,
     quiet,
@@ -222,6 +223,8 @@ class CompressedBackend(PyTablesBackend):
                     f"chunks {chunks} exceed shape {shape} along a fixed axis; only axis 0 grows"
                 )
         parent, name = split_path(path)
+        if data is not None:
+            check_space(ref.path, data.nbytes, f"create {path!r}")
         with HDF5_LOCK, quiet():
             f = ref.file
             if _empty_rows(shape):
@@ -310,6 +313,8 @@ class CompressedBackend(PyTablesBackend):
                 raise TypeError(f"cannot append {rows.dtype} rows to a {self._dtype} array")
             if rows.shape[0] == 0:
                 return
+            check_space(self._ref.path, rows.size * self._dtype.itemsize,
+                        f"append {rows.shape[0]} rows to {self._path!r}")
             with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
                 if node.chunkshape is None:
                     self._regrow_empty(node, shape[0] + rows.shape[0])

@@ -35,6 +35,7 @@ import numpy as np
 import tables
 
 from lazyarr.backends import _blosc2
+from lazyarr.backends._hdf5 import check_space
 from lazyarr.backends._pytables import (
     GAP_BYTES,
     quiet,
@@ -423,6 +424,8 @@ class RaggedBackendBase(BackendBase):
         if not flats:
             return
         shapes = np.asarray(shapes, dtype=np.int64).reshape(len(flats), self._item_ndim)
+        check_space(self._ref.path, sum(f.nbytes for f in flats) + shapes.nbytes * 2,
+                    f"append {len(flats)} items to {self._where()}")
         with HDF5_LOCK, quiet(), hdf5_errors(f"appending to {self._where()}"):
             nodes = self._nodes()
             n = self.committed()

@@ -247,13 +247,12 @@ def kill_trial(tmpdir: str, kind: str, seed: int, max_delay: float = 0.6) -> Out
             os.remove(p)
     code = _WRITER.format(path=path, kind=kind, seed=seed, log=log)
     proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), preexec_fn=_limits,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         t0 = time.monotonic()
         while not (os.path.exists(log) and os.path.getsize(log)):
             if proc.poll() is not None or time.monotonic() - t0 > TIMEOUT:
-                err = proc.stderr.read().decode()[-300:] if proc.stderr else ""
-                return Outcome(kind, "error", detail={"writer": err})
+                return Outcome(kind, "error", detail={"writer": f"exit {proc.returncode}"})
             time.sleep(0.005)
         time.sleep(float(rng.uniform(0, max_delay)))
     finally:
@@ -268,6 +267,88 @@ def kill_trial(tmpdir: str, kind: str, seed: int, max_delay: float = 0.6) -> Out
     res["flushed"] = flushed
     return Outcome(kind, status, bool(res.get("opened")) and bool(res.get("keep", True)),
                    bool(res.get("intact")), bool(res.get("append")), res.get("raised"), res)
+
+
+# ---------------------------------------------------------------- corruption
+_READER = r"""
+import json, sys
+import numpy as np
+import lazyarr as la
+from lazyarr.testing import faults as F
+for path in {paths!r}:
+    print("start " + path, flush=True)
+    res = "ok"
+    try:
+        with la.open(path) as s:
+            for name in list(s):
+                x = s[name]
+                if isinstance(x, la.RaggedArray):
+                    got = x[:] + [x[0], x[-1]] + x[[1, 0]]
+                    n = len(x)
+                    want = F.expected_items("ragged-offsets", 0, n)
+                    want = want + [want[0], want[-1]] + [want[1], want[0]]
+                    if any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(got, want)):
+                        res = "wrong"
+                else:
+                    n = x.shape[0]
+                    want = F.expected_rows("compressed", 0, n)
+                    for key in (slice(None), 5, slice(3, 200, 7), [0, n - 1], (slice(None), 2)):
+                        if not np.array_equal(x[key], want[key]):
+                            res = "wrong"
+    except Exception as exc:
+        import lazyarr.errors
+        ok = isinstance(exc, lazyarr.errors.LazyArrError) or type(exc).__module__ == "builtins" \
+            and isinstance(exc, (KeyError, OSError))
+        res = "raised" if ok else "raw " + type(exc).__module__ + "." + type(exc).__name__
+    print("done " + json.dumps(res), flush=True)
+"""
+
+
+def corrupt_storm(path: str, pristine: bytes, offsets: Any, xor: int = 0x5A,
+                  width: int = 1) -> Counter:
+    """Flip ``width`` bytes at each offset of a copy of ``pristine`` (the file
+    :func:`expected_rows` / :func:`expected_items` data was written to) and
+    read every array of each copy in a child. Counts: ``ok`` (right values),
+    ``raised`` (a lazyarr error or OSError/KeyError), ``wrong`` (silently
+    wrong values), ``raw`` (another exception), ``crash``, ``hang``."""
+    files = []
+    for j, off in enumerate(offsets):
+        data = bytearray(pristine)
+        for k in range(int(off), min(len(data), int(off) + width)):
+            data[k] ^= xor
+        p = f"{path}.{j}.h5"
+        with open(p, "wb") as fh:
+            fh.write(data)
+        files.append(p)
+    counts: Counter = Counter()
+    todo = list(files)
+    while todo:
+        try:
+            proc = subprocess.run([sys.executable, "-c", _READER.format(paths=todo)],
+                                  capture_output=True, text=True, env=_env(),
+                                  preexec_fn=_limits, timeout=TIMEOUT + 5 * len(todo))
+            out = proc.stdout
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            proc = None
+        finished, current = 0, None
+        for line in out.splitlines():
+            if line.startswith("start "):
+                current = line[6:]
+            elif line.startswith("done "):
+                r = json.loads(line[5:])
+                counts["raw" if r.startswith("raw") else r] += 1
+                if r.startswith("raw"):
+                    counts[r] += 1
+                finished += 1
+                current = None
+        todo = todo[finished:]
+        if current is not None or (todo and (proc is None or proc.returncode)):
+            counts["hang" if proc is None else "crash"] += 1
+            todo = todo[1:]
+    for p in files:
+        os.remove(p)
+    return counts
 
 
 def summarize(outcomes: list[Outcome]) -> dict[str, Counter]:
