@@ -230,7 +230,8 @@ def _release(h: _Handle) -> None:
                     with hdf5_errors(f"flushing {h.file.filename!r}"):
                         commit_flush(h)
             finally:
-                h.file.close()
+                with hdf5_errors(f"closing {h.file.filename!r}", True):
+                    h.file.close()
 
 
 def _fileref(path: str, mode: str, driver_kw: dict) -> "FileRef":

@@ -143,7 +143,7 @@ def _walk(group: Any) -> Iterator[str]:
 def _open_backend(ref: FileRef, name: str) -> Any:
     path = _node_path(name)
     with HDF5_LOCK, quiet():
-        with hdf5_errors(f"opening {path!r} in {ref.path!r}"):
+        with hdf5_errors(f"opening {path!r} in {ref.path!r}", True):
             try:
                 node = ref.file.get_node(path)
             except tables.NoSuchNodeError:
@@ -295,7 +295,7 @@ class Store(Mapping):
 
     def keys(self) -> list[str]:  # type: ignore[override]
         """Absolute paths of the arrays in the file, sorted."""
-        with HDF5_LOCK, quiet():
+        with HDF5_LOCK, quiet(), hdf5_errors(f"listing the nodes of {self.path!r}", True):
             return list(_walk(self._ref.file.root))
 
     def __iter__(self) -> Iterator[str]:
@@ -311,7 +311,7 @@ class Store(Mapping):
             path = _node_path(name)
         except ValueError:
             return False
-        with HDF5_LOCK, quiet():
+        with HDF5_LOCK, quiet(), hdf5_errors(f"looking up {path!r} in {self.path!r}", True):
             f = self._ref.file
             if path not in f:
                 return False

@@ -43,6 +43,7 @@ import blosc2
 import numpy as np
 
 from lazyarr.backends._checksum import corrupt_chunk, verify_chunk
+from lazyarr.backends._hdf5 import hdf5_errors
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, runs, selection_shape
 from lazyarr.core.support import project
@@ -183,7 +184,8 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
         ks = tuple(p[0] for p in combo)
         if small and _from_lru(lru, ks, combo, out, cs, dtype, inner):
             continue
-        with HDF5_LOCK:
+        with HDF5_LOCK, hdf5_errors(f"reading a chunk of {node._v_pathname!r} in "
+                                    f"{node._v_file.filename!r}"):
             raw, raw_buf = _fetch(node, tuple(k * c for k, c in zip(ks, cs)), raw_buf)
         try:
             _place(raw, ks, combo, out, cs, shape, dtype, inner, lru, small, fallback, fill)
@@ -330,6 +332,10 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         # A few rows: decode only the blocks that hold them, run by run.
         if schunk is None:
             schunk = _frame(raw)
+        if schunk is None:  # the inner chunk looked right, the frame does not
+            sel = tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs))
+            out[tuple(p[2] for p in combo)] = fallback(sel)
+            return
         parts = {}
         b0s, b1s = runs(np.asarray(blocks, dtype=np.int64))
         for b0, b1 in zip(b0s.tolist(), b1s.tolist()):

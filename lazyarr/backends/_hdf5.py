@@ -109,16 +109,24 @@ class hdf5_errors:
     lazyarr.errors.CorruptStoreError: HDF5 failed reading '/x' from 'f.h5': Problems reading chunk: checksum mismatch
     """
 
-    def __init__(self, what: Any) -> None:
+    def __init__(self, what: Any, metadata: bool = False) -> None:
         # A string, or a backend: its read is the hot path, so the message
         # is only formatted when something failed.
         self.what = what
+        #: Reading the file's structure (nodes, attributes): PyTables then
+        #: lets AttributeError and KeyError out of damaged metadata too.
+        self.metadata = metadata
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, tp: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None or not isinstance(exc, _RAW_ERRORS):
+        if exc is None:
+            return False
+        if self.metadata and type(exc) in (AttributeError, KeyError, IndexError, TypeError):
+            raise CorruptStoreError(f"HDF5 failed {self.what}: the file's metadata is "
+                                    f"corrupt ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(exc, _RAW_ERRORS):
             return False
         first = summary(exc)
         what = self.what

@@ -300,6 +300,9 @@ for path in {paths!r}:
         ok = isinstance(exc, lazyarr.errors.LazyArrError) or type(exc).__module__ == "builtins" \
             and isinstance(exc, (KeyError, OSError))
         res = "raised" if ok else "raw " + type(exc).__module__ + "." + type(exc).__name__
+        if not ok:
+            import traceback
+            print("raw-trace", repr(traceback.format_exc(limit=-3)[-600:]), file=sys.stderr)
     print("done " + json.dumps(res), flush=True)
 """
 
