@@ -118,8 +118,9 @@ def check(path: str | os.PathLike, timeout: float = TIMEOUT) -> list[dict[str, A
     return json.loads(lines[-1])["findings"]
 
 
-def main(paths: Sequence[str], out: TextIO = sys.stdout) -> int:
+def main(paths: Sequence[str], out: TextIO | None = None) -> int:
     """Check each file and print its findings; 0 if every file is sound, else 1."""
+    out = sys.stdout if out is None else out  # looked up now: it may be redirected
     status = 0
     for path in paths:
         findings = check(path)

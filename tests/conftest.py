@@ -42,3 +42,9 @@ settings.register_profile(
     "heavy", deadline=None, max_examples=4000, suppress_health_check=_SUPPRESSED
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_addoption(parser):
+    # Issue 14: fault-injection storms (minutes to hours) run only when asked.
+    parser.addoption("--heavy", action="store_true", default=False,
+                     help="run the heavy fault-injection storms of tests/test_faults.py")

@@ -123,6 +123,10 @@ print(json.dumps({{"raised": raised}}))
 @pytest.mark.parametrize("op", ["append", "overwrite", "create", "extend"])
 @pytest.mark.parametrize("margin", [0, 4096])
 def test_a_full_disk_raises_and_loses_nothing_flushed(tmp_path, op, margin):
+    _full_disk(tmp_path, op, margin)
+
+
+def _full_disk(tmp_path, op, margin):
     path = str(tmp_path / "full.h5")
     x0 = F.expected_rows("compressed", 0, 2000)
     with la.open(path, "w") as s:
@@ -332,3 +336,40 @@ def test_ragged_index_check_fails_fast_like_numpy(tmp_path):
 
 def test_storage_error_is_an_os_error():
     assert issubclass(StorageError, OSError) and issubclass(CorruptStoreError, OSError)
+
+
+# ------------------------------------------------------------- heavy storms
+@pytest.fixture
+def heavy(request):
+    if not request.config.getoption("--heavy"):
+        pytest.skip("a storm: run with --heavy")
+
+
+@pytest.mark.parametrize("kind", F.KINDS)
+def test_heavy_kill_storm(heavy, tmp_path, kind):
+    outs = [F.kill_trial(str(tmp_path), kind, seed) for seed in range(100)]
+    c = F.summarize(outs)[kind]
+    assert c["ok"] == 100 and c["opened"] == 100, c
+    assert c["intact"] == 100 and c["append works"] == 100, c
+
+
+@pytest.mark.parametrize("op", ["append", "overwrite", "create", "extend"])
+@pytest.mark.parametrize("margin", [0, 1, 512, 1024, 2048, 4096, 8192, 12288, 16384, 32768,
+                                    65536, 131072, 262144, 524288, 10**6])
+def test_heavy_full_disk_margins(heavy, tmp_path, op, margin):
+    _full_disk(tmp_path, op, margin)
+
+
+def test_heavy_corruption_storm(heavy, tmp_path):
+    path = str(tmp_path / "storm.h5")
+    with la.open(path, "w") as s:
+        s.create_array("x", F.expected_rows("compressed", 0, 300), chunks=(64, 5))
+        r = s.create_ragged("r", dtype="float64", item_ndim=2)
+        r.extend(F.expected_items("ragged-offsets", 0, 50))
+    with open(path, "rb") as fh:
+        pristine = fh.read()
+    rng = np.random.default_rng(14)
+    c = F.corrupt_storm(path, pristine, rng.integers(0, len(pristine), 700))
+    c += F.corrupt_storm(path, pristine, rng.integers(0, len(pristine), 300), width=8)
+    c += F.corrupt_storm(path, pristine[: len(pristine) // 2], [0])  # a truncation
+    assert c["crash"] == 0 and c["hang"] == 0 and c["wrong"] == 0 and c["raw"] == 0, c
