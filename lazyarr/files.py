@@ -37,6 +37,7 @@ import tables
 
 from lazyarr.backends._hdf5 import (
     ATTR_ROWS,
+    BEFORE_FLUSH,
     HDF5_LOCK,
     committed_rows,
     flush_file,
@@ -93,7 +94,14 @@ def commit_flush(h: _Handle) -> None:
     for path, rows in pending.items():
         if path in f:
             node = f.get_node(path)
-            node._v_attrs[ATTR_ROWS] = int(node.shape[0] if rows is None else rows())
+            n = int(node.shape[0] if rows is None else rows())
+            if n < 0:
+                # No record can be kept for this node (see CompressedBackend.append):
+                # drop any old one, which would hide rows written since.
+                if ATTR_ROWS in node._v_attrs._v_attrnamesuser:
+                    del node._v_attrs[ATTR_ROWS]
+            else:
+                node._v_attrs[ATTR_ROWS] = n
     flush_file(f, f"writing the commit records of {f.filename!r}")
 
 
@@ -227,6 +235,8 @@ def _release(h: _Handle) -> None:
         if h.file.isopen:
             try:
                 if h.file.mode != "r":
+                    for hook in BEFORE_FLUSH:
+                        hook(h.file)
                     with hdf5_errors(f"flushing {h.file.filename!r}"):
                         commit_flush(h)
             finally:
@@ -390,6 +400,8 @@ class FileRef:
         h = self._handle
         if not self._closed and h is not None and h.pid == os.getpid() and h.file.isopen:
             with HDF5_LOCK, hdf5_errors(f"flushing {self.path!r}"):
+                for hook in BEFORE_FLUSH:
+                    hook(h.file)
                 commit_flush(h)
 
     def will_commit(self, path: str, rows: Any = None) -> None:

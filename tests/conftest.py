@@ -44,7 +44,24 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+# ``--heavy``: tests on big files (>= 1 GB) and long runs, off by default;
+# mark them ``@pytest.mark.heavy``. Run them before a release, or after
+# touching what they measure.
 def pytest_addoption(parser):
-    # Issue 14: fault-injection storms (minutes to hours) run only when asked.
     parser.addoption("--heavy", action="store_true", default=False,
-                     help="run the heavy fault-injection storms of tests/test_faults.py")
+                     help="also run the tests marked heavy (big files, minutes each)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "heavy: needs --heavy (big files, minutes each)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--heavy"):
+        return
+    import pytest
+
+    skip = pytest.mark.skip(reason="heavy: run with --heavy")
+    for item in items:
+        if "heavy" in item.keywords:
+            item.add_marker(skip)

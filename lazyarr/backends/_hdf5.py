@@ -33,6 +33,7 @@ __all__ = [
     "check_space",
     "flush_file",
     "ATTR_VERSION",
+    "BEFORE_FLUSH",
     "FORMAT_VERSION",
     "HDF5_LOCK",
     "hdf5_error",
@@ -81,6 +82,10 @@ _RAW_ERRORS = (tables.HDF5ExtError, SystemError, UnicodeDecodeError)
 _CORRUPT_WORDS = ("checksum", "signature", "corrupt", "truncated", "inflate",
                   "decompress", "filter", "bad ", "wrong", "invalid", "can't decode",
                   "unable to load", "addr overflow", "out of range")
+
+#: Called with an open ``tables.File`` (lock held) before lazyarr flushes or
+#: closes it: buffered appends (``_b2blocks``) are written there.
+BEFORE_FLUSH: list = []
 
 
 class hdf5_errors:
