@@ -19,7 +19,9 @@ from lazyarr.errors import (
     ClosedError,
     CorruptStoreError,
     LazyArrError,
+    NodeNotFoundError,
     ReadOnlyError,
+    StorageError,
 )
 from lazyarr.progress import progress
 from lazyarr.ragged import RaggedArray
@@ -39,7 +41,9 @@ __all__ = [
     "ClosedError",
     "CorruptStoreError",
     "LazyArrError",
+    "NodeNotFoundError",
     "ReadOnlyError",
+    "StorageError",
     "Store",
     "open",
     "open_array",

@@ -7,7 +7,15 @@ written for NumPy arrays.
 
 from __future__ import annotations
 
-__all__ = ["LazyArrError", "ReadOnlyError", "ClosedError", "BackendError", "CorruptStoreError"]
+__all__ = [
+    "LazyArrError",
+    "ReadOnlyError",
+    "ClosedError",
+    "BackendError",
+    "CorruptStoreError",
+    "StorageError",
+    "NodeNotFoundError",
+]
 
 
 class LazyArrError(Exception):
@@ -30,10 +38,26 @@ class BackendError(LazyArrError, TypeError):
     """An object that cannot be used as (or stored by) a backend."""
 
 
-class CorruptStoreError(LazyArrError, ValueError):
-    """Stored data that contradicts itself (a ragged array whose start/stop
-    rows, shapes and flat data disagree, say).
+class StorageError(LazyArrError, OSError):
+    """HDF5 failed to read or write the file (a full disk, an I/O error, a
+    file HDF5 cannot parse). The message names the file and the node; HDF5's
+    own trace is kept as ``__cause__``."""
 
-    The message names the file, the node and the first bad item. Reading on
-    would return garbage, so lazyarr refuses instead.
+
+class CorruptStoreError(StorageError, ValueError):
+    """Stored data that contradicts itself (a ragged array whose start/stop
+    rows, shapes and flat data disagree, a chunk whose checksum does not
+    match, metadata HDF5 cannot parse).
+
+    The message names the file, the node and the first bad item or chunk.
+    Reading on would return garbage, so lazyarr refuses instead. An OSError
+    (the file is damaged) and, as before, a ValueError.
     """
+
+
+class NodeNotFoundError(LazyArrError, KeyError):
+    """No node at that path in the file (a KeyError, as for a mapping)."""
+
+    def __str__(self) -> str:
+        # KeyError's str() is the repr of its argument; ours is a sentence.
+        return str(self.args[0]) if self.args else ""

@@ -20,9 +20,10 @@ finds in its own state): fork after writing and flushing (e.g. create a
 A child forked while a file is open for writing should end with ``os._exit``
 (``multiprocessing`` workers do): HDF5's own exit handler closes every file
 still open in the process, the inherited one included.
-A spawned child cannot open a file another process has open for writing at
-all (HDF5's file lock) unless ``HDF5_USE_FILE_LOCKING=FALSE`` is set in its
-environment; the OSError says so.
+A spawned child cannot open a file another process has open for writing
+(HDF5's file lock): the OSError says so. Do not turn the lock off
+(``HDF5_USE_FILE_LOCKING=FALSE``) to read a file while it is written: a
+reader then sees metadata half-way through an update, and wrong values.
 """
 
 from __future__ import annotations
@@ -34,9 +35,20 @@ from typing import Any
 
 import tables
 
-from lazyarr.backends._hdf5 import BEFORE_FLUSH, HDF5_LOCK, hdf5_errors, quiet
+from lazyarr.backends._hdf5 import (
+    ATTR_ROWS,
+    BEFORE_FLUSH,
+    HDF5_LOCK,
+    committed_rows,
+    flush_file,
+    hdf5_error,
+    hdf5_errors,
+    hold_metadata,
+    quiet,
+    summary,
+)
 from lazyarr.backends._mmap import drop_maps
-from lazyarr.errors import ClosedError
+from lazyarr.errors import ClosedError, CorruptStoreError, StorageError
 
 __all__ = ["FileRef", "MODES"]
 
@@ -49,10 +61,48 @@ MODES = ("r", "r+", "a", "w")
 class _Handle:
     """An open ``tables.File`` and how many FileRefs of this process use it."""
 
-    __slots__ = ("key", "file", "pid", "users")
+    __slots__ = ("key", "file", "pid", "users", "commits", "limits")
 
     def __init__(self, key: str, file: tables.File, pid: int) -> None:
         self.key, self.file, self.pid, self.users = key, file, pid, 0
+        #: Commit records to write at the next flush: node path -> a function
+        #: giving the row (item) count to record (see :func:`commit_flush`).
+        self.commits: dict[str, Any] = {}
+        #: Node path -> its commit record as found when this handle first
+        #: looked (rows past it are an interrupted write's), None once a
+        #: write of this process has trimmed them.
+        self.limits: dict[str, int | None] = {}
+
+
+def commit_flush(h: _Handle) -> None:
+    """Flush ``h``'s file in two steps, so that a crash leaves a known prefix.
+
+    1. ``H5Fflush``: every chunk, and the metadata describing it.
+    2. The commit record of every array written since the last flush (the
+       ``LAZYARR_ROWS`` attribute: rows or items complete in step 1),
+       then ``H5Fflush`` again.
+
+    A process killed during step 1 leaves the records of the previous
+    flush; rows past them are ignored on open and trimmed by the next write
+    (:func:`lazyarr.backends._hdf5.committed_rows`). Caller holds the lock.
+    """
+    f = h.file
+    flush_file(f, f"flushing {f.filename!r}")
+    if not h.commits:
+        return
+    pending, h.commits = h.commits, {}
+    for path, rows in pending.items():
+        if path in f:
+            node = f.get_node(path)
+            n = int(node.shape[0] if rows is None else rows())
+            if n < 0:
+                # No record can be kept for this node (see CompressedBackend.append):
+                # drop any old one, which would hide rows written since.
+                if ATTR_ROWS in node._v_attrs._v_attrnamesuser:
+                    del node._v_attrs[ATTR_ROWS]
+            else:
+                node._v_attrs[ATTR_ROWS] = n
+    flush_file(f, f"writing the commit records of {f.filename!r}")
 
 
 #: (realpath, driver options) -> the handle open in this process. PyTables
@@ -69,35 +119,64 @@ def _handle_key(path: str, driver_kw: dict) -> str:
     return real + "\0" + repr(sorted(driver_kw.items()))
 
 
-def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
-    """``tables.open_file`` with errors that name the path and no HDF5 trace."""
-    if mode in ("r", "r+") and not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, "No such file", path)
+def _check_path(path: str, mode: str) -> None:
+    """FileNotFoundError, PermissionError or IsADirectoryError before HDF5
+    says something vaguer ("not an HDF5 file", "unable to open")."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if mode in ("r", "r+"):
+            raise FileNotFoundError(errno.ENOENT, "No such file", path) from None
+        parent = os.path.dirname(path) or "."
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "Permission denied: cannot create a file in "
+                                  f"{parent!r}", path) from None
+        return
+    except PermissionError:
+        # A directory on the way without search (x) permission.
+        raise PermissionError(errno.EACCES, "Permission denied: a directory on the path "
+                              "cannot be searched", path) from None
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "Is a directory, not an HDF5 file", path)
+    if not os.access(path, os.R_OK):
+        raise PermissionError(errno.EACCES, "Permission denied: the file is not readable", path)
+    if mode != "r" and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, f"Permission denied: mode {mode!r} needs write "
+                              "permission on the file; open it with mode 'r'", path)
+    del st
+
+
+def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
+    """``tables.open_file`` with errors that name the path and no HDF5 trace."""
+    _check_path(path, mode)
     if mode != "w" and os.path.exists(path):
         try:
             ok = tables.is_hdf5_file(path)
         except (OSError, tables.HDF5ExtError):
             ok = False
         if not ok:
-            raise OSError(f"{path!r} is not an HDF5 file (or its header is corrupt)")
+            raise CorruptStoreError(f"{path!r} is not an HDF5 file (or its header is corrupt)")
     try:
         with quiet():
-            return tables.open_file(path, mode, **driver_kw)
-    except tables.HDF5ExtError as exc:
-        lines = str(exc).strip().splitlines()
-        reason = lines[0] if lines else type(exc).__name__
+            f = tables.open_file(path, mode, **driver_kw)
+            if mode != "r":
+                hold_metadata(f)
+            return f
+    except (tables.HDF5ExtError, SystemError, UnicodeDecodeError) as exc:
         if "unable to lock file" in str(exc):
             # The usual case: an array pickled from a store still open for
             # writing in another process, unpickled in a spawned worker.
-            reason = (
-                "the file is locked by another process that has it open for writing "
-                "(HDF5 file locking); close or flush-and-reopen it read-only there "
-                "before sharing arrays, or set HDF5_USE_FILE_LOCKING=FALSE in the "
-                "environment of every process that reads it while it is written"
-            )
-        raise OSError(f"cannot open {path!r} with mode {mode!r}: {reason}") from None
+            # Reading a file while another process writes it is not safe
+            # (a reader can see half-written metadata and wrong values), so
+            # the way out offered is the safe one.
+            raise StorageError(
+                errno.EAGAIN,
+                f"cannot open {path!r} with mode {mode!r}: the file is locked by another "
+                "process that has it open (HDF5 file locking); a file being written cannot "
+                "be read safely: flush and close it there first (or reopen it read-only "
+                "there) before other processes open it",
+            ) from None
+        raise hdf5_error(f"cannot open {path!r} with mode {mode!r}", exc, summary(exc)) from None
 
 
 def _acquire(key: str, path: str, mode: str, driver_kw: dict) -> _Handle:
@@ -158,8 +237,11 @@ def _release(h: _Handle) -> None:
                 if h.file.mode != "r":
                     for hook in BEFORE_FLUSH:
                         hook(h.file)
+                    with hdf5_errors(f"flushing {h.file.filename!r}"):
+                        commit_flush(h)
             finally:
-                h.file.close()
+                with hdf5_errors(f"closing {h.file.filename!r}", True):
+                    h.file.close()
 
 
 def _fileref(path: str, mode: str, driver_kw: dict) -> "FileRef":
@@ -320,7 +402,36 @@ class FileRef:
             with HDF5_LOCK, hdf5_errors(f"flushing {self.path!r}"):
                 for hook in BEFORE_FLUSH:
                     hook(h.file)
-                h.file.flush()
+                commit_flush(h)
+
+    def will_commit(self, path: str, rows: Any = None) -> None:
+        """Record ``rows()`` (default: the node's length) as the commit record
+        of ``path`` at the next flush.
+
+        Called by every append; see :func:`commit_flush`. Caller holds the lock.
+        """
+        h = self._handle
+        if h is not None and h.pid == os.getpid():
+            h.commits[path] = rows
+            h.limits[path] = None
+
+    def row_limit(self, path: str, node: Any) -> int | None:
+        """Rows of ``path`` that count: its commit record when this file
+        handle first looked, until a write of this process trims the rest
+        (then None: every row counts). ``node()`` gives the node holding
+        the record. Caller holds the lock."""
+        h = self._handle
+        if h is None or h.pid != os.getpid():
+            return None
+        if path not in h.limits:
+            h.limits[path] = committed_rows(node())
+        return h.limits[path]
+
+    def clear_limit(self, path: str) -> None:
+        """The rows past ``path``'s commit record were trimmed: all rows count."""
+        h = self._handle
+        if h is not None and h.pid == os.getpid():
+            h.limits[path] = None
 
     def close(self) -> None:
         """Stop using the file; it closes when no other FileRef uses it. Idempotent."""

@@ -408,6 +408,11 @@ def _positions(key: Any, n: int) -> np.ndarray:
     >>> _positions([[1, -1]], 3)
     array([[1, 2]])
     """
+    if isinstance(key, np.ndarray) and key.size > 2**20:
+        # NumPy allocates its result before it checks the key: a key that
+        # selects more items than memory holds fails at once there, not
+        # after a check of 10**10 indices. So here.
+        np.empty(key.shape, dtype=np.intp)
     nk = normalize(key, (n,))
     if nk.empty_result is not None:
         return np.empty(nk.empty_result, dtype=np.intp)

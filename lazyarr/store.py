@@ -27,7 +27,14 @@ import numpy as np
 import tables
 
 from lazyarr.array import LazyArray
-from lazyarr.backends._hdf5 import ATTR_BACKEND, HDF5_LOCK, hdf5_errors, quiet
+from lazyarr.backends._hdf5 import (
+    ATTR_BACKEND,
+    ATTR_VERSION,
+    FORMAT_VERSION,
+    HDF5_LOCK,
+    hdf5_errors,
+    quiet,
+)
 from lazyarr.backends._pytables import check_dtype
 from lazyarr.backends.base import backend_class, backend_kinds
 from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (registers)
@@ -35,7 +42,7 @@ from lazyarr.backends.plain import PlainBackend  # noqa: F401  (registers)
 from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend
 from lazyarr.backends.ragged_vl import RaggedVLBackend
 from lazyarr.cache import InMemory
-from lazyarr.errors import BackendError, ReadOnlyError
+from lazyarr.errors import BackendError, CorruptStoreError, NodeNotFoundError, ReadOnlyError
 from lazyarr.files import MODES, FileRef, core_driver_kw
 from lazyarr.ragged import RaggedArray
 
@@ -48,6 +55,9 @@ def _node_path(name: str) -> str:
     """``"data"``, ``"/data"``, ``"grp//data/"`` -> ``"/data"``, ``"/grp/data"``."""
     if not isinstance(name, str):
         raise TypeError(f"node names are str, got {type(name).__name__}")
+    if "\x00" in name:
+        # HDF5 names are C strings: "a\x00b" would silently become "/a".
+        raise ValueError(f"node path {name!r} contains a NUL byte")
     parts = [p for p in name.split("/") if p]
     if any(p in (".", "..") for p in parts):
         raise ValueError(f"node path {name!r} may not contain '.' or '..'")
@@ -64,11 +74,8 @@ def _kind_of(node: Any) -> tuple[str | None, str]:
     if isinstance(node, (tables.link.Link, tables.UnImplemented)):
         return None, f"it is a {type(node).__name__}"
     attrs = node._v_attrs
-    if ATTR_BACKEND in attrs:
-        kind = str(attrs[ATTR_BACKEND])
-        if kind not in backend_kinds():
-            return None, f"it was written by backend kind {kind!r}, which is not installed"
-        return kind, ""
+    if ATTR_BACKEND in attrs._v_attrnamesuser:
+        return _marked_kind(node)
     if isinstance(node, tables.Group):
         return None, "it is a group"
     if not isinstance(node, tables.Array):
@@ -82,26 +89,75 @@ def _kind_of(node: Any) -> tuple[str | None, str]:
     return ("plain" if node.chunkshape is None else "compressed"), ""
 
 
+def _marked_kind(node: Any) -> tuple[str | None, str]:
+    """The kind of a node lazyarr marked, or ``(None, why it cannot be opened)``.
+
+    Such a node is listed by the store even when it cannot be opened (an
+    unknown kind, a newer format), so that it never silently disappears;
+    opening it raises :class:`lazyarr.BackendError` with the reason.
+    """
+    attrs = node._v_attrs
+    kind = attrs[ATTR_BACKEND]
+    if isinstance(kind, bytes):
+        kind = kind.decode("utf-8", "replace")
+    if not isinstance(kind, str):
+        return None, f"its {ATTR_BACKEND} attribute is {kind!r}, not a backend name"
+    if kind not in backend_kinds():
+        return None, f"it was written by backend kind {kind!r}, which is not installed"
+    cls = backend_class(kind)
+    if not hasattr(cls, "_node") and not hasattr(cls, "_nodes"):
+        return None, f"backend kind {kind!r} does not store arrays in HDF5 files"
+    if ATTR_VERSION in attrs._v_attrnamesuser:
+        version = attrs[ATTR_VERSION]
+        try:
+            ok = int(version) == version
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            return None, f"its {ATTR_VERSION} attribute is {version!r}, not a format version"
+        if int(version) > FORMAT_VERSION:
+            return None, (f"it was written in format version {int(version)} of {kind!r} "
+                          f"by a newer lazyarr; this one reads versions up to {FORMAT_VERSION}: "
+                          "upgrade lazyarr")
+    return kind, ""
+
+
+def _listed(node: Any) -> bool:
+    """A key of the store: an array we open, or a node we marked (even one
+    we cannot open: see :func:`_marked_kind`)."""
+    return _kind_of(node)[0] is not None or (
+        not isinstance(node, (tables.link.Link, tables.UnImplemented))
+        and ATTR_BACKEND in node._v_attrs._v_attrnamesuser
+    )
+
+
 def _walk(group: Any) -> Iterator[str]:
     for name in sorted(group._v_children):
         child = group._v_children[name]
-        if isinstance(child, tables.Group) and ATTR_BACKEND not in child._v_attrs:
+        if isinstance(child, tables.Group) and ATTR_BACKEND not in child._v_attrs._v_attrnamesuser:
             yield from _walk(child)
-        elif _kind_of(child)[0] is not None:
+        elif _listed(child):
             yield child._v_pathname
 
 
 def _open_backend(ref: FileRef, name: str) -> Any:
     path = _node_path(name)
     with HDF5_LOCK, quiet():
-        try:
-            node = ref.file.get_node(path)
-        except tables.NoSuchNodeError:
-            raise KeyError(f"no node {path!r} in {ref.path!r}") from None
-        kind, why = _kind_of(node)
-        if kind is None:
-            raise KeyError(f"{path!r} in {ref.path!r} is not an array lazyarr can open: {why}")
-        return backend_class(kind)(ref, path)
+        with hdf5_errors(f"opening {path!r} in {ref.path!r}", True):
+            try:
+                node = ref.file.get_node(path)
+            except tables.NoSuchNodeError:
+                raise NodeNotFoundError(f"no node {path!r} in {ref.path!r}") from None
+            except KeyError:  # a damaged symbol table names a child it lacks
+                raise CorruptStoreError(f"{ref.path!r} is corrupt: its group entries for "
+                                        f"{path!r} cannot be read") from None
+            kind, why = _kind_of(node)
+            if kind is None:
+                if _listed(node):
+                    raise BackendError(f"{path!r} in {ref.path!r} cannot be opened: {why}")
+                raise NodeNotFoundError(
+                    f"{path!r} in {ref.path!r} is not an array lazyarr can open: {why}")
+            return backend_class(kind)(ref, path)
 
 
 def _wrap(backend: Any, cache: Any) -> Any:
@@ -239,7 +295,7 @@ class Store(Mapping):
 
     def keys(self) -> list[str]:  # type: ignore[override]
         """Absolute paths of the arrays in the file, sorted."""
-        with HDF5_LOCK, quiet():
+        with HDF5_LOCK, quiet(), hdf5_errors(f"listing the nodes of {self.path!r}", True):
             return list(_walk(self._ref.file.root))
 
     def __iter__(self) -> Iterator[str]:
@@ -255,11 +311,11 @@ class Store(Mapping):
             path = _node_path(name)
         except ValueError:
             return False
-        with HDF5_LOCK, quiet():
+        with HDF5_LOCK, quiet(), hdf5_errors(f"looking up {path!r} in {self.path!r}", True):
             f = self._ref.file
             if path not in f:
                 return False
-            return _kind_of(f.get_node(path))[0] is not None
+            return _listed(f.get_node(path))
 
     # -------------------------------------------------------------- creating
     def create_array(

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lazyarr as la
+from lazyarr.backends._checksum import fletcher32
 from lazyarr.backends import _blosc2
 from lazyarr.testing import assert_same_as_numpy, keys
 
@@ -70,7 +71,9 @@ def test_other_filters_go_through_pytables(store, calls, compression):
     assert "read_chunk" not in calls
 
 
-def test_fletcher32_goes_through_pytables(tmp_path, calls):
+def test_fletcher32_chunks_are_read_raw_and_verified(tmp_path, calls):
+    # Issue 14: checksummed chunks are decoded by blosc2 too, their
+    # Fletcher32 checked by lazyarr instead of HDF5's pipeline.
     path = tmp_path / "f.h5"
     a = np.arange(100.0).reshape(20, 5)
     with tables.open_file(path, "w") as f:
@@ -79,7 +82,7 @@ def test_fletcher32_goes_through_pytables(tmp_path, calls):
     x = la.open_array(path, "/x")
     calls.clear()
     np.testing.assert_array_equal(x[[1, 17]], a[[1, 17]])
-    assert "read_chunk" not in calls
+    assert "read_chunk" in calls
 
 
 def test_missing_chunks_read_as_fill_value(store):
@@ -98,7 +101,9 @@ def test_chunk_with_skipped_filter_is_read_by_pytables(store):
     node = x.backend._node()
     # Store chunk 1 uncompressed, its filter mask saying the filter was skipped.
     new = np.arange(100, 110, dtype="<i4").reshape(5, 2)
-    node.write_chunk((5, 0), new.tobytes(), filter_mask=1)
+    # Fletcher32 (not skipped) still ends the stored chunk.
+    raw = new.tobytes()
+    node.write_chunk((5, 0), raw + fletcher32(raw).to_bytes(4, "little"), filter_mask=1)
     _blosc2.invalidate(node)
     a[5:10] = new
     np.testing.assert_array_equal(x[:], a)

@@ -42,10 +42,13 @@ from typing import Any, Callable
 import blosc2
 import numpy as np
 
+from lazyarr.backends._checksum import corrupt_chunk, verify_chunk
+from lazyarr.backends._hdf5 import hdf5_errors
 from lazyarr.backends import _b2blocks
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, runs, selection_shape
 from lazyarr.core.support import project
+from lazyarr.errors import StorageError
 
 __all__ = ["eligible", "read", "invalidate", "LRU_BYTES"]
 
@@ -62,17 +65,14 @@ def eligible(node: Any) -> bool:
     """True when every chunk of ``node`` is a Blosc2 frame we can decode.
 
     Only PyTables' ``blosc2`` filter (optionally with a codec, e.g.
-    ``blosc2:zstd``) and nothing else in the pipeline: Fletcher32 checksums
-    or HDF5's own shuffle would have to be undone too. Caller holds the lock.
+    ``blosc2:zstd``), optionally followed by HDF5's Fletcher32 checksum,
+    which :func:`lazyarr.backends._checksum.verify_chunk` checks and strips.
+    Caller holds the lock.
     """
     if node.chunkshape is None:
         return False
     f = node.filters
-    return bool(
-        f.complevel
-        and (f.complib or "").split(":")[0] == "blosc2"
-        and not f.fletcher32
-    )
+    return bool(f.complevel and (f.complib or "").split(":")[0] == "blosc2")
 
 
 # ----------------------------------------------------------------- the LRU
@@ -180,13 +180,22 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     # decoded right after it is fetched: the raw bytes are still in the CPU
     # cache, and no fresh allocation page-faults (measured 2x on lz4).
     raw_buf = getattr(_RAW, "buf", None) or bytearray()
+    checked = bool(node.filters.fletcher32)
     for combo in combos:
         ks = tuple(p[0] for p in combo)
         if small and _from_lru(lru, ks, combo, out, cs, dtype, inner):
             continue
-        with HDF5_LOCK:
+        with HDF5_LOCK, hdf5_errors(f"reading a chunk of {node._v_pathname!r} in "
+                                    f"{node._v_file.filename!r}"):
             raw, raw_buf = _fetch(node, tuple(k * c for k, c in zip(ks, cs)), raw_buf)
-        _place(raw, ks, combo, out, cs, shape, dtype, inner, lru, small, fallback, fill)
+        try:
+            _place(raw, ks, combo, out, cs, shape, dtype, inner, lru, small, fallback, fill)
+        except StorageError as exc:
+            if raw is not None or not checked:
+                raise
+            # Our Fletcher32 check failed and HDF5's pipeline cannot read it either.
+            raise corrupt_chunk(node, tuple(k * c for k, c in zip(ks, cs)),
+                                f"its Fletcher32 checksum does not match ({exc})") from exc
     _RAW.buf = raw_buf
     return out
 
@@ -219,7 +228,11 @@ def _fetch(node: Any, coords: tuple[int, ...], buf: bytearray) -> tuple[Any, byt
         return None, buf  # a filter was skipped when this chunk was stored
     if len(buf) < info.size:
         buf = bytearray(info.size + info.size // 4)
-    return node.read_chunk(coords, out=buf)[: info.size], buf
+    raw = node.read_chunk(coords, out=buf)[: info.size]
+    if node.filters.fletcher32:
+        # None on a mismatch: HDF5's pipeline reads the chunk and decides.
+        raw = verify_chunk(node, coords, raw, info.offset)
+    return raw, buf
 
 
 def _needed_blocks(local: Any, rows: int) -> list[int]:
@@ -325,6 +338,10 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         # A few rows: decode only the blocks that hold them, run by run.
         if schunk is None:
             schunk = _frame(raw)
+        if schunk is None:  # the inner chunk looked right, the frame does not
+            sel = tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs))
+            out[tuple(p[2] for p in combo)] = fallback(sel)
+            return
         parts = {}
         b0s, b1s = runs(np.asarray(blocks, dtype=np.int64))
         for b0, b1 in zip(b0s.tolist(), b1s.tolist()):

@@ -13,20 +13,32 @@ names from here; nothing else maps HDF5 errors.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import glob
+import os
 import warnings
 from typing import Any, Iterator
 
 import tables
 
 from lazyarr.backends.base import HDF5_LOCK
+from lazyarr.errors import CorruptStoreError, StorageError
 
 __all__ = [
     "ATTR_BACKEND",
+    "ATTR_ROWS",
+    "committed_rows",
+    "hold_metadata",
+    "check_space",
+    "flush_file",
     "ATTR_VERSION",
     "BEFORE_FLUSH",
     "FORMAT_VERSION",
     "HDF5_LOCK",
+    "hdf5_error",
     "hdf5_errors",
+    "summary",
     "quiet",
 ]
 
@@ -35,6 +47,41 @@ ATTR_BACKEND = "LAZYARR_BACKEND"
 #: HDF5 attribute with the layout version of that backend.
 ATTR_VERSION = "LAZYARR_VERSION"
 FORMAT_VERSION = 1
+#: HDF5 attribute with the rows (items) complete at the last flush: the
+#: commit record of an extendable array (see :func:`lazyarr.files.commit_flush`).
+ATTR_ROWS = "LAZYARR_ROWS"
+
+
+def committed_rows(node: Any) -> int | None:
+    """The commit record of ``node``: rows complete at its last flush, or None.
+
+    None when the node has none (written by others, or before lazyarr kept
+    them) or when it is not a non-negative int (then the rows on disk are
+    all there is to go by). Caller holds :data:`HDF5_LOCK`.
+    """
+    attrs = node._v_attrs
+    if ATTR_ROWS not in attrs._v_attrnamesuser:
+        return None
+    try:
+        value = attrs[ATTR_ROWS]
+        n = int(value)
+    except (TypeError, ValueError, OverflowError, tables.HDF5ExtError):
+        return None
+    if n < 0 or n != value:
+        return None
+    return n
+
+
+#: What PyTables raises when HDF5 fails or the file's bytes make no sense:
+#: HDF5's own errors, and the Python errors its C code lets out on corrupt
+#: metadata (a negative length, undecodable attribute bytes, a name missing
+#: from a damaged symbol table).
+_RAW_ERRORS = (tables.HDF5ExtError, SystemError, UnicodeDecodeError)
+
+#: Words in HDF5's trace that mean the bytes on disk are wrong, not the disk.
+_CORRUPT_WORDS = ("checksum", "signature", "corrupt", "truncated", "inflate",
+                  "decompress", "filter", "bad ", "wrong", "invalid", "can't decode",
+                  "unable to load", "addr overflow", "out of range")
 
 #: Called with an open ``tables.File`` (lock held) before lazyarr flushes or
 #: closes it: buffered appends (``_b2blocks``) are written there.
@@ -42,28 +89,96 @@ BEFORE_FLUSH: list = []
 
 
 class hdf5_errors:
-    """Turn a PyTables/HDF5 failure into an OSError naming file and node.
+    """Turn a PyTables/HDF5 failure into a lazyarr error naming file and node.
 
-    A context manager; HDF5's own back trace stays out of the message (it is
-    long and names C functions), but is kept as ``__cause__``.
+    A context manager, the one place such failures are mapped:
+
+    * a disk or OS failure (``errno`` in HDF5's trace: a full disk, a file
+      size limit, a permission) -> :class:`lazyarr.StorageError` (an OSError,
+      or PermissionError's message for permissions);
+    * metadata or chunks HDF5 cannot make sense of, and the SystemError or
+      UnicodeDecodeError PyTables' C code lets out on them ->
+      :class:`lazyarr.CorruptStoreError` (OSError and ValueError);
+    * anything else HDF5 raises -> :class:`lazyarr.StorageError`.
+
+    HDF5's own back trace stays out of the message (it is long and names C
+    functions), but is kept as ``__cause__``.
+
+    Examples
+    --------
+    >>> import tables
+    >>> with hdf5_errors("reading '/x' from 'f.h5'"):
+    ...     raise tables.HDF5ExtError("Problems reading chunk: checksum mismatch")
+    Traceback (most recent call last):
+    ...
+    lazyarr.errors.CorruptStoreError: HDF5 failed reading '/x' from 'f.h5': Problems reading chunk: checksum mismatch
     """
 
-    def __init__(self, what: Any) -> None:
+    def __init__(self, what: Any, metadata: bool = False) -> None:
         # A string, or a backend: its read is the hot path, so the message
         # is only formatted when something failed.
         self.what = what
+        #: Reading the file's structure (nodes, attributes): PyTables then
+        #: lets AttributeError and KeyError out of damaged metadata too.
+        self.metadata = metadata
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, tp: Any, exc: BaseException | None, tb: Any) -> bool:
-        if exc is not None and isinstance(exc, tables.HDF5ExtError):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            what = self.what
-            if not isinstance(what, str):
-                what = f"reading {what._path!r} from {what._ref.path!r}"
-            raise OSError(f"HDF5 failed {what}: {first}") from exc
-        return False
+        if exc is None:
+            return False
+        if self.metadata and type(exc) in (AttributeError, KeyError, IndexError, TypeError):
+            raise CorruptStoreError(f"HDF5 failed {self.what}: the file's metadata is "
+                                    f"corrupt ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(exc, _RAW_ERRORS):
+            return False
+        first = summary(exc)
+        what = self.what
+        if not isinstance(what, str):
+            what = f"reading {what._path!r} from {what._ref.path!r}"
+        raise hdf5_error(f"HDF5 failed {what}", exc, first) from exc
+
+
+def summary(exc: BaseException) -> str:
+    """One line for an HDF5 failure: PyTables' summary and HDF5's innermost reason.
+
+    Examples
+    --------
+    >>> summary(tables.HDF5ExtError("HDF5 error back trace\\n\\n  File \\"H5D.c\\", line 1\\n"
+    ...                             "    can't write data\\n\\nEnd of HDF5 error back trace\\n\\n"
+    ...                             "Problems appending the elements"))
+    "Problems appending the elements (can't write data)"
+    """
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    if not lines[0].startswith("HDF5 error back trace"):
+        return lines[0].strip()
+    reasons = [ln.strip() for ln in lines if ln.startswith("    ")]
+    last = lines[-1].strip()
+    if last.startswith("End of HDF5 error back trace"):
+        last = "HDF5 error"
+    return f"{last} ({reasons[-1]})" if reasons else last
+
+
+def hdf5_error(what: str, exc: BaseException, first: str) -> BaseException:
+    """The lazyarr error for ``exc`` (see :class:`hdf5_errors`)."""
+    text = str(exc).lower()
+    if isinstance(exc, (SystemError, UnicodeDecodeError)):
+        return CorruptStoreError(f"{what}: the file's metadata is corrupt ({first})")
+    for code, name in ((errno.ENOSPC, "no space left on device"),
+                       (errno.EFBIG, "file too large"), (errno.EDQUOT, "disk quota exceeded"),
+                       (errno.EIO, "input/output error")):
+        if f"errno = {code}," in text:
+            return StorageError(code, f"{what}: {name} ({first})")
+    if f"errno = {errno.EACCES}," in text or f"errno = {errno.EPERM}," in text:
+        return PermissionError(errno.EACCES, f"{what}: permission denied ({first})")
+    if "unable to write" in text or "write failed" in text or "file write failed" in text:
+        return StorageError(f"{what}: {first}")
+    if any(w in text for w in _CORRUPT_WORDS):
+        return CorruptStoreError(f"{what}: {first}")
+    return StorageError(f"{what}: {first}")
 
 
 @contextlib.contextmanager
@@ -85,3 +200,129 @@ def quiet() -> Iterator[None]:
         warnings.simplefilter("ignore", tables.DataTypeWarning)
         warnings.filterwarnings("ignore", "problems loading leaf", UserWarning)
         yield
+
+
+# --------------------------------------------------------------------------
+# HDF5's metadata cache: nothing written between flushes
+# --------------------------------------------------------------------------
+_B = ctypes.c_bool
+
+
+class _MdcConfig(ctypes.Structure):
+    """``H5AC_cache_config_t`` of HDF5 1.10-1.14 (version 1 of the struct)."""
+
+    _fields_ = [
+        ("version", ctypes.c_int), ("rpt_fcn_enabled", _B), ("open_trace_file", _B),
+        ("close_trace_file", _B), ("trace_file_name", ctypes.c_char * 1025),
+        ("evictions_enabled", _B), ("set_initial_size", _B), ("initial_size", ctypes.c_size_t),
+        ("min_clean_fraction", ctypes.c_double), ("max_size", ctypes.c_size_t),
+        ("min_size", ctypes.c_size_t), ("epoch_length", ctypes.c_long),
+        ("incr_mode", ctypes.c_int), ("lower_hr_threshold", ctypes.c_double),
+        ("increment", ctypes.c_double), ("apply_max_increment", _B),
+        ("max_increment", ctypes.c_size_t), ("flash_incr_mode", ctypes.c_int),
+        ("flash_multiple", ctypes.c_double), ("flash_threshold", ctypes.c_double),
+        ("decr_mode", ctypes.c_int), ("upper_hr_threshold", ctypes.c_double),
+        ("decrement", ctypes.c_double), ("apply_max_decrement", _B),
+        ("max_decrement", ctypes.c_size_t), ("epochs_before_eviction", ctypes.c_int),
+        ("apply_empty_reserve", _B), ("empty_reserve", ctypes.c_double),
+        ("dirty_bytes_threshold", ctypes.c_size_t), ("metadata_write_strategy", ctypes.c_int),
+    ]
+
+
+def _libhdf5() -> Any:
+    """The HDF5 library PyTables itself is linked with (not h5py's copy)."""
+    here = os.path.dirname(tables.__file__)
+    found = sorted(glob.glob(os.path.join(here, "..", "tables.libs", "libhdf5-*.so*")))
+    found += sorted(glob.glob(os.path.join(here, "..", "tables.libs", "libhdf5*.dylib")))
+    try:
+        if found:
+            return ctypes.CDLL(found[0])
+        # A PyTables built against the system's HDF5: its symbols are global.
+        lib = ctypes.CDLL(tables.hdf5extension.__file__)
+        lib.H5Fget_mdc_config  # noqa: B018
+        return lib
+    except (OSError, AttributeError):  # pragma: no cover - unusual builds
+        return None
+
+
+_LIB = _libhdf5()
+
+
+def hold_metadata(file: tables.File) -> bool:
+    """Keep every dirty HDF5 metadata entry of ``file`` in memory until a flush.
+
+    By default HDF5 evicts metadata (B-tree nodes, object headers, heaps) to
+    the file whenever its cache needs room, so a process killed between two
+    flushes leaves on disk a mix of old and new metadata: the interrupted
+    files of issue 14 that no longer opened or appended. With evictions off
+    (``H5Fset_mdc_config``; adaptive resizing must then be off too), the
+    file between flushes holds the metadata of the last flush plus raw data
+    written to space that metadata does not reference. Returns False when
+    the library could not be reached (then nothing changed). Caller holds
+    :data:`HDF5_LOCK`.
+    """
+    if _LIB is None:  # pragma: no cover
+        return False
+    fid = ctypes.c_int64(file._get_file_id())
+    cfg = _MdcConfig()
+    cfg.version = 1
+    if _LIB.H5Fget_mdc_config(fid, ctypes.byref(cfg)) < 0:  # pragma: no cover
+        return False
+    cfg.evictions_enabled = False
+    cfg.incr_mode = cfg.decr_mode = cfg.flash_incr_mode = 0  # H5C_*__off
+    cfg.rpt_fcn_enabled = cfg.open_trace_file = cfg.close_trace_file = False
+    return _LIB.H5Fset_mdc_config(fid, ctypes.byref(cfg)) >= 0
+
+
+def flush_file(file: tables.File, what: str) -> None:
+    """Flush ``file`` and raise when HDF5 could not write it.
+
+    ``tables.File.flush`` ignores what ``H5Fflush`` returns, so a full disk
+    went unnoticed until the file would not open. Here ``H5Fflush`` is
+    called again and its status checked (it rewrites what the first call
+    could not). Caller holds :data:`HDF5_LOCK`.
+    """
+    file.flush()
+    if _LIB is None or file.mode == "r":  # pragma: no cover - unusual builds
+        return
+    if _LIB.H5Fflush(ctypes.c_int64(file._get_file_id()), 1) < 0:  # H5F_SCOPE_GLOBAL
+        why = "no space left on device or file too large"
+        _LIB.H5Eclear2(ctypes.c_int64(0))
+        raise StorageError(errno.ENOSPC, f"HDF5 failed {what}: the file could not be written "
+                           f"({why}, or an I/O error); the file holds what the last "
+                           "successful flush wrote")
+
+
+#: Bytes of HDF5 metadata a write may add besides its data (B-tree nodes,
+#: object header updates, a rewritten last chunk's old and new copies).
+SPACE_MARGIN = 256 * 2**10
+
+
+def check_space(path: str, nbytes: int, what: str) -> None:
+    """StorageError before a write of about ``nbytes`` that cannot fit.
+
+    Checks the free space of the file system and the process's file size
+    limit (``RLIMIT_FSIZE``) against ``nbytes`` (uncompressed: an upper
+    bound) plus :data:`SPACE_MARGIN`, so that a write that would fail half
+    way fails before it starts and changes nothing.
+    """
+    need = int(nbytes) + SPACE_MARGIN
+    try:
+        st = os.statvfs(path)
+        size = os.path.getsize(path)
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < need:
+        raise StorageError(errno.ENOSPC, f"cannot {what}: it needs up to {need} bytes and "
+                           f"the disk holding {path!r} has {free} free; nothing was written")
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return
+    if limit != resource.RLIM_INFINITY and size + need > limit:
+        raise StorageError(errno.EFBIG, f"cannot {what}: it needs up to {need} bytes and "
+                           f"the file size limit (RLIMIT_FSIZE {limit}) leaves {limit - size}; "
+                           "nothing was written")

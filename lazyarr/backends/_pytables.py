@@ -32,6 +32,7 @@ import tables
 
 from lazyarr.backends._hdf5 import (  # noqa: F401  (re-exported for the backends)
     ATTR_BACKEND,
+    check_space,
     ATTR_VERSION,
     FORMAT_VERSION,
     HDF5_LOCK,
@@ -338,6 +339,9 @@ class PyTablesBackend(BackendBase):
         self._shape_seen: tuple[Any, tuple[int, ...]] | None = None
         self._chunks: Any = False  # not looked up yet
         self._verified = True
+        #: Rows past this are the remains of an interrupted write (see
+        #: :meth:`_recover`); None: every row on disk counts.
+        self._limit: int | None = None
         with HDF5_LOCK:
             node = self._node()
             self._check_node(node)
@@ -397,8 +401,16 @@ class PyTablesBackend(BackendBase):
                 raise BackendError(f"no node {self._path!r} in {self._ref.path!r}") from None
             if not self._verified:
                 self._verify(node)
+            self._recover(node)
         self._cached = (f, node)
         return node
+
+    def _recover(self, node: tables.Leaf) -> None:
+        """On each fresh lookup of the node: undo an interrupted write.
+
+        Arrays that grow (:class:`CompressedBackend`) compare their length
+        with the commit record of the last flush. Nothing to do here.
+        """
 
     def _check_node(self, node: Any) -> None:
         if not isinstance(node, tables.Array):
@@ -421,6 +433,8 @@ class PyTablesBackend(BackendBase):
         if seen is not None and seen[0] is raw:
             return seen[1]
         shape = tuple(int(n) for n in raw)
+        if self._limit is not None and shape and shape[0] > self._limit:
+            shape = (self._limit,) + shape[1:]
         self._shape_seen = (raw, shape)
         return shape
 
@@ -517,14 +531,21 @@ class PyTablesBackend(BackendBase):
             shape = self._shape_of(node)
             self._check_sel(sel, shape)
             native = np.ascontiguousarray(value, dtype=node.atom.dtype)
+            if node.chunkshape is not None:  # rewritten chunks take new space
+                check_space(self._ref.path, native.nbytes, f"write to {self._path!r}")
             with hdf5_errors(f"writing {self._path!r} in {self._ref.path!r}"):
                 write_selection(node, shape, sel, native)
 
     def flush(self) -> None:
+        """Write the array, and the file's metadata with it, to disk.
+
+        The whole file, not only the node: HDF5 keeps the file's free-space
+        and end-of-allocation records in the superblock, and a node flushed
+        without them is what a crash turned into an unreadable file.
+        """
         with HDF5_LOCK:
-            node = self._node()
-            with hdf5_errors(f"flushing {self._path!r} in {self._ref.path!r}"):
-                node.flush()
+            self._node()
+            self._ref.flush()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._ref.path!r}, {self._path!r})"
@@ -538,6 +559,7 @@ def _deferred(cls: type, ref: "FileRef", path: str, dtype: np.dtype) -> PyTables
     obj._swapped = not obj._dtype.isnative
     obj._shape_seen, obj._chunks = None, False
     obj._verified = False
+    obj._limit = None
     return obj
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 import tables
 
+from lazyarr.backends._hdf5 import check_space
 from lazyarr.backends._pytables import (
     ATTR_BACKEND,
     quiet,
@@ -54,27 +55,33 @@ def compressions() -> list[str]:
     return [c for c in tables.filters.all_complibs if tables.which_lib_version(c) is not None]
 
 
-def make_filters(compression: str | None, level: int, shuffle: bool) -> tables.Filters:
+def make_filters(compression: str | None, level: int, shuffle: bool,
+                 checksum: bool = True) -> tables.Filters:
     """``tables.Filters`` for a compression name; ValueError lists valid names.
+
+    ``checksum``: HDF5's Fletcher32 of every stored chunk, after the
+    compressor (HDF5 and every HDF5 reader verify it; lazyarr's raw-chunk
+    reads too, see :mod:`lazyarr.backends._checksum`).
 
     Examples
     --------
     >>> make_filters("zlib", 4, True)
-    Filters(complevel=4, complib='zlib', shuffle=True, bitshuffle=False, fletcher32=False, least_significant_digit=None)
+    Filters(complevel=4, complib='zlib', shuffle=True, bitshuffle=False, fletcher32=True, least_significant_digit=None)
     >>> make_filters("zip", 4, True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: unknown compression 'zip'; valid: None, 'zlib', ...
     """
     if compression is None:
-        return tables.Filters(complevel=0)
+        return tables.Filters(complevel=0, fletcher32=checksum)
     valid = compressions()
     if compression not in valid:
         names = ", ".join(["None"] + [repr(c) for c in valid])
         raise ValueError(f"unknown compression {compression!r}; valid: {names}")
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level <= 9:
         raise ValueError(f"compression level must be an int in 0..9, got {level!r}")
-    return tables.Filters(complevel=int(level), complib=compression, shuffle=bool(shuffle))
+    return tables.Filters(complevel=int(level), complib=compression, shuffle=bool(shuffle),
+                          fletcher32=checksum)
 
 
 def default_chunks(shape: tuple[int, ...], itemsize: int, rows: int | None = None) -> tuple[int, ...]:
@@ -264,6 +271,8 @@ class CompressedBackend(PyTablesBackend):
                     f"chunks {chunks} exceed shape {shape} along a fixed axis; only axis 0 grows"
                 )
         parent, name = split_path(path)
+        if data is not None:
+            check_space(ref.path, data.nbytes, f"create {path!r}")
         with HDF5_LOCK, quiet():
             f = ref.file
             if _empty_rows(shape):
@@ -288,6 +297,7 @@ class CompressedBackend(PyTablesBackend):
                     # Grows with the fill value (0) without writing chunks.
                     node.truncate(shape[0])
             set_kind_attrs(node, cls.kind)
+            ref.will_commit(path)
         return cls(ref, path)
 
     def read(self, sel: Selection) -> np.ndarray:
@@ -382,6 +392,8 @@ class CompressedBackend(PyTablesBackend):
                 raise TypeError(f"cannot append {rows.dtype} rows to a {self._dtype} array")
             if rows.shape[0] == 0:
                 return
+            check_space(self._ref.path, rows.size * self._dtype.itemsize,
+                        f"append {rows.shape[0]} rows to {self._path!r}")
             with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
                 if node.chunkshape is None:
                     self._regrow_empty(node, shape[0] + rows.shape[0])
@@ -392,12 +404,34 @@ class CompressedBackend(PyTablesBackend):
                         _append_rows(node, rows)
                     finally:
                         _blosc2.invalidate(node)
+                    # Its rows reach the node's extent outside PyTables' view
+                    # of it, so no commit record can be kept: drop the old one.
+                    self._ref.will_commit(self._path, lambda: -1)
+                    return
                 else:
                     try:
                         _append_rows(node, rows)
                     finally:
                         # The last chunk may have changed.
                         self._after_write(node)
+                self._ref.will_commit(self._path)
+
+    def _recover(self, node: Any) -> None:
+        """Rows past the commit record of the last flush are the remains of
+        an interrupted append (a crash in the middle of a flush): a writer
+        trims them, a reader does not see them. Caller holds the lock."""
+        rows = self._ref.row_limit(self._path, lambda: node)
+        self._limit = None
+        if rows is None or not node.shape or rows >= node.shape[0]:
+            return
+        if self._ref.readonly or not isinstance(node, tables.EArray):
+            self._limit = rows
+            return
+        with hdf5_errors(f"trimming the interrupted tail of {self._path!r} in {self._ref.path!r}"):
+            node.truncate(rows)
+            _blosc2.invalidate(node)
+            node._v_file.flush()
+        self._ref.clear_limit(self._path)
 
     def flush(self) -> None:
         """Write buffered appends (see :func:`_b2write.append`), then flush the node."""

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tables
 
+from lazyarr.backends._hdf5 import check_space
 from lazyarr.backends._flat_data import FlatData
 from lazyarr.backends._pytables import (
     GAP_BYTES,
@@ -214,6 +215,9 @@ class RaggedBackendBase(BackendBase):
         self._cached = (f, nodes)
         return nodes
 
+    def _group(self) -> Any:
+        return self._ref.file.get_node(self._path)
+
     def _where(self) -> str:
         return f"ragged array {self._path!r} in {self._ref.path!r}"
 
@@ -254,6 +258,7 @@ class RaggedBackendBase(BackendBase):
             group = make_group(ref, path, cls.kind)
             group._v_attrs["item_ndim"] = nd
             cls._create_columns(ref, group, dt, nd, filters, expected_items)
+            ref.will_commit(path, lambda: 0)
         return cls(ref, path)
 
     @classmethod
@@ -307,9 +312,17 @@ class RaggedBackendBase(BackendBase):
         with HDF5_LOCK:
             nodes = self._nodes()
             n = self._rows_on_disk(nodes)
+            if not self._external:
+                # The commit record of the last flush: items past it are the
+                # remains of an interrupted write, ignored here and trimmed
+                # by the next append (see lazyarr.files.commit_flush).
+                limit = self._ref.row_limit(self._path, self._group)
+                if limit is not None:
+                    n = min(n, limit)
             if n < self._valid:  # truncated behind our back: check from scratch
                 self._reset()
             if n > self._valid:
+                self._check_allocated(nodes, n)
                 with quiet(), hdf5_errors(f"validating {self._where()}"):
                     for a in range(self._valid, n, VALIDATE_ROWS):
                         self._validate_rows(nodes, a, min(n, a + VALIDATE_ROWS))
@@ -318,12 +331,46 @@ class RaggedBackendBase(BackendBase):
     def _validate_rows(self, nodes: dict[str, Any], a: int, b: int) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    def _check_allocated(self, nodes: dict[str, Any], n: int) -> None:
+        """CorruptStoreError when a column claims ``n`` rows it has no storage for.
+
+        Every row of a metadata column was written by an append, so its
+        chunks exist: a column grown without writing (``truncate(10**12)``
+        on an empty one) would otherwise be validated as 10**12 rows of
+        fill values. Two O(1) checks: the chunk holding row ``n - 1``
+        exists, and the column's bytes on disk could hold its chunks.
+        """
+        for key, node in nodes.items():
+            if key == "data" and "bounds" in nodes:
+                continue  # flat data: its length is checked against the stops
+            rows = min(n, int(node.nrows))
+            if rows == 0:
+                continue
+            chunks = node.chunkshape
+            with hdf5_errors(f"validating {self._where()}"):
+                stored = int(node._get_storage_size())
+                if chunks is None:
+                    missing = stored == 0  # contiguous storage exists whole or not at all
+                else:
+                    nchunks = -(-rows // int(chunks[0]))
+                    last = ((rows - 1) // int(chunks[0]) * int(chunks[0]),) + (0,) * (node.ndim - 1)
+                    missing = stored < nchunks or node.chunk_info(last).offset is None
+            if missing:
+                raise self._corrupt(rows - 1, f"its {key} column claims {int(node.nrows)} "
+                                    f"rows but only {stored} bytes of them are stored")
+
     def _check_shapes(self, shapes: np.ndarray, a: int) -> np.ndarray:
         """Element count of each shape row; CorruptStoreError on a negative entry."""
         neg = np.flatnonzero((shapes < 0).any(axis=1))
         if len(neg):
             i = int(neg[0])
             raise self._corrupt(a + i, f"negative shape {tuple(shapes[i].tolist())}")
+        # In floats first: an int64 product wraps around ((2**32, 2**32) -> 0).
+        big = np.flatnonzero(np.prod(shapes.astype(np.float64), axis=1) >= 2.0**62)
+        if len(big):
+            i = int(big[0])
+            raise self._corrupt(a + i, f"shape {tuple(shapes[i].tolist())} holds more "
+                                "elements than any array can")
         return np.prod(shapes, axis=1, dtype=np.int64)
 
     @property
@@ -381,12 +428,16 @@ class RaggedBackendBase(BackendBase):
         if not flats:
             return
         shapes = np.asarray(shapes, dtype=np.int64).reshape(len(flats), self._item_ndim)
+        check_space(self._ref.path, sum(f.nbytes for f in flats) + shapes.nbytes * 2,
+                    f"append {len(flats)} items to {self._where()}")
         with HDF5_LOCK, quiet(), hdf5_errors(f"appending to {self._where()}"):
             nodes = self._nodes()
             n = self.committed()
             self._check_fits(nodes, shapes, n)
             self._trim(nodes, n)
             self._write(self._nodes(), flats, shapes)
+            if not self._external:  # trimmed: every row on disk counts now
+                self._ref.will_commit(self._path, lambda: self._valid)
 
     def _check_fits(self, nodes: dict[str, Any], shapes: np.ndarray, n: int) -> None:
         """Refuse (before writing) metadata a narrow column (int32) cannot hold."""
@@ -412,8 +463,9 @@ class RaggedBackendBase(BackendBase):
 
     def flush(self) -> None:
         with HDF5_LOCK, hdf5_errors(f"flushing {self._where()}"):
-            for node in self._nodes().values():
-                node.flush()
+            # The whole file: see PyTablesBackend.flush.
+            self._nodes()
+            self._ref.flush()
 
     # ------------------------------------------------------------- describe
     def describe(self) -> dict[str, Any]:

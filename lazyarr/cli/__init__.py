@@ -29,6 +29,7 @@ __all__ = ["main", "COMMANDS"]
 #: ``name -> module`` of every subcommand, in ``--help`` order.
 COMMANDS: dict[str, str] = {
     "demo": "lazyarr.cli.demo",
+    "check": "lazyarr.cli.check",
 }
 
 

@@ -1,0 +1,142 @@
+"""HDF5's Fletcher32 chunk checksum, verified on lazyarr's raw-chunk reads.
+
+New compressed and ragged arrays carry HDF5's ``fletcher32`` filter after
+their compressor, so every stored chunk ends with a 4-byte checksum of the
+compressed bytes before it. HDF5 (and h5py, and any HDF5 reader) verifies it
+when it decodes a chunk through the filter pipeline; lazyarr's raw-chunk
+readers (:mod:`lazyarr.backends._blosc2`, and any block reader) bypass that
+pipeline, so they call :func:`verify_chunk` on the bytes they fetched.
+
+A chunk is verified once per process, when first touched: the verdict is
+kept by (file, node, chunk, address, size), and a rewritten chunk moves or
+changes size, so it is verified again. Block-level random reads of one chunk
+therefore pay the checksum once, not per read.
+
+Examples
+--------
+>>> hex(fletcher32(b"abcde"))
+'0x4ff029c7'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from lazyarr.errors import CorruptStoreError
+
+__all__ = ["fletcher32", "verify_chunk", "has_fletcher32"]
+
+#: Verdicts kept per process; past this many the set starts over (a chunk
+#: is then verified again when next touched: correct, only slower).
+MAX_VERIFIED = 2**20
+_VERIFIED: set[tuple] = set()
+_LOCK = threading.Lock()
+#: 16-bit words summed per step: keeps the weighted sums inside int64.
+_BLOCK = 2**20
+
+
+def _forget_after_fork() -> None:
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def fletcher32(data: Any) -> int:
+    """HDF5's Fletcher32 of ``data`` (``H5_checksum_fletcher32``).
+
+    16-bit big-endian words (an odd last byte is the high byte of a last
+    word), both sums modulo 65535; the result is ``sum2 << 16 | sum1``.
+    """
+    b = memoryview(data).cast("B")
+    n = len(b)
+    even = np.frombuffer(b, dtype=">u2", count=n // 2)
+    s1 = s2 = 0
+    for a in range(0, len(even), _BLOCK):
+        w = even[a : a + _BLOCK].astype(np.int64)
+        m = len(w)
+        # s2 gains m * s1 (the sums so far) plus the weighted block.
+        s2 = (s2 + m * s1 + int(np.dot(np.arange(m, 0, -1, dtype=np.int64), w))) % 65535
+        s1 = (s1 + int(w.sum())) % 65535
+    if n % 2:
+        s1 = (s1 + (b[n - 1] << 8)) % 65535
+        s2 = (s2 + s1) % 65535
+    return (s2 << 16) | s1
+
+
+def has_fletcher32(node: Any) -> bool:
+    """True when ``node``'s chunks carry HDF5's Fletcher32 checksum."""
+    f = getattr(node, "filters", None)
+    return bool(f is not None and f.fletcher32)
+
+
+def verify_chunk(node: Any, coords: tuple[int, ...], raw: Any, offset: Any) -> Any | None:
+    """The chunk's bytes without their checksum, or None when it does not match.
+
+    ``raw`` is the chunk as stored (``node.read_chunk``), ``offset`` its
+    address in the file. None means the last 4 bytes are not the
+    Fletcher32 of the others: the chunk is corrupt, or its pipeline puts
+    the checksum elsewhere (a file written by other software); the caller
+    reads it through HDF5's pipeline, which knows, and maps a failure there
+    to :func:`corrupt_chunk`. Verified chunks are remembered (see the
+    module docstring). Caller holds the HDF5 lock.
+    """
+    size = len(raw)
+    if size < 4:
+        return None
+    key = (node._v_file.filename, node._v_pathname, coords, offset, size)
+    body = raw[: size - 4]
+    if key in _VERIFIED:
+        return body
+    stored = int.from_bytes(bytes(raw[size - 4 :]), "little")
+    got = fletcher32(body)
+    # HDF5 folds its sums so that 0xffff can stand for 0 (both are 0 mod 65535).
+    ok = stored == got or (
+        ((stored >> 16) % 65535, (stored & 0xFFFF) % 65535) == (got >> 16, got & 0xFFFF)
+    )
+    if not ok:
+        return None
+    with _LOCK:
+        if len(_VERIFIED) >= MAX_VERIFIED:
+            _VERIFIED.clear()
+        _VERIFIED.add(key)
+    return body
+
+
+def corrupt_chunk(node: Any, coords: tuple[int, ...], why: str) -> CorruptStoreError:
+    """The error for a chunk whose stored bytes are wrong."""
+    return CorruptStoreError(
+        f"chunk at {tuple(int(c) for c in coords)} of {node._v_pathname!r} in "
+        f"{node._v_file.filename!r} is corrupt: {why}"
+    )
+
+
+def _make(frame: bytes) -> bytes:
+    return fletcher32(frame).to_bytes(4, "little")
+
+
+def _matches(stored: Any) -> bool:
+    b = memoryview(stored).cast("B")
+    if len(b) < 4:
+        return False
+    want = int.from_bytes(bytes(b[-4:]), "little")
+    got = fletcher32(b[:-4])
+    return want == got or (((want >> 16) % 65535, (want & 0xFFFF) % 65535)
+                           == (got >> 16, got & 0xFFFF))
+
+
+def _install() -> None:
+    # The Blosc2 block reader (issue 13b) verifies and writes checksummed
+    # chunks through this one implementation.
+    from lazyarr.backends import _b2blocks
+
+    _b2blocks.set_verifier(_make, _matches)
+
+
+_install()

@@ -1,0 +1,390 @@
+"""Fault injection: kill -9, a full disk (RLIMIT_FSIZE), corrupt bytes.
+
+Every trial runs the code under test in a child process, with a timeout and
+an address-space limit, so that a crash or a hang inside HDF5 is a finding,
+not the end of the run. Each trial returns a :class:`Outcome`; a storm of
+trials returns their counts (:func:`summarize`). The tests in
+``tests/test_faults.py`` run a few trials of each kind; ``python -m
+lazyarr.testing.faults --heavy`` runs the storm whose figures are reported
+in ``bench/RESULTS.md``.
+
+The data is a function of the row (or item) number, so a reader can tell,
+for every row it finds, whether it is right: *intact* means every row up to
+the last completed ``flush()`` is there and right, and no row past it is
+wrong.
+
+Examples
+--------
+>>> expected_rows("compressed", 3, 5)[:, 0]
+array([21., 28.], dtype=float32)
+>>> [a.shape for a in expected_items("ragged-offsets", 0, 3)]
+[(1, 3), (2, 3), (3, 3)]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "KINDS",
+    "Outcome",
+    "expected_rows",
+    "expected_items",
+    "kill_trial",
+    "fsize_trial",
+    "corrupt_trial",
+    "summarize",
+]
+
+#: Backends with appends; ``plain`` is fixed-shape (overwrites only).
+KINDS = ("compressed", "ragged-offsets", "ragged-vl")
+#: Rows (items) per append, as in the issue's trials.
+BATCH = 20
+#: Seconds a child may take before it counts as a hang.
+TIMEOUT = 60.0
+#: Address space a child may use: a corrupt header must not eat the machine.
+MEMORY = 2 * 2**30
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+# --------------------------------------------------------------------- data
+def expected_rows(kind: str, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of the (n, 5) float32 array the trials write."""
+    i = np.arange(start, stop, dtype=np.float32)[:, None]
+    return i * 7 + np.arange(5, dtype=np.float32)
+
+
+def expected_items(kind: str, start: int, stop: int) -> list[np.ndarray]:
+    """Items ``start:stop`` of the ragged array the trials write."""
+    out = []
+    for i in range(start, stop):
+        if kind == "ragged-vl":
+            out.append(np.arange(1 + i % 9, dtype=np.int32) + 100 * i)
+        else:
+            out.append((np.arange((1 + i % 7) * 3, dtype=np.float64) + 1000.0 * i).reshape(-1, 3))
+    return out
+
+
+def create(store: Any, kind: str, name: str = "x") -> Any:
+    """The (empty) array of ``kind`` the trials write into."""
+    if kind == "compressed":
+        return store.create_array(name, np.empty((0, 5), np.float32), chunks=(64, 5))
+    if kind == "plain":
+        return store.create_array(name, expected_rows(kind, 0, 400), backend="plain")
+    if kind == "ragged-offsets":
+        return store.create_ragged(name, dtype="float64", item_ndim=2)
+    return store.create_ragged(name, dtype="int32", item_ndim=1, backend="vl")
+
+
+def add(arr: Any, kind: str, n: int, k: int = BATCH) -> None:
+    """Append rows (items) ``n:n+k``."""
+    if kind == "compressed":
+        arr.append(expected_rows(kind, n, n + k))
+    else:
+        arr.extend(expected_items(kind, n, n + k))
+
+
+def check(arr: Any, kind: str, flushed: int) -> str:
+    """'intact', or what is wrong: rows ``0:flushed`` must all be there and
+    right, and no row past them wrong (they may be missing)."""
+    n = len(arr)
+    if n < flushed:
+        return f"lost rows: {n} < {flushed} flushed"
+    if kind in ("compressed", "plain"):
+        got = np.asarray(arr[:])
+        want = expected_rows(kind, 0, n)
+        if got.shape != want.shape or not np.array_equal(got, want):
+            return "wrong values"
+        return "intact"
+    got = arr[:]
+    for a, b in zip(got, expected_items(kind, 0, n)):
+        if a.shape != b.shape or not np.array_equal(a, b):
+            return "wrong values"
+    return "intact"
+
+
+# ----------------------------------------------------------------- children
+def _limits() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = _ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("HDF5_USE_FILE_LOCKING", None)
+    return env
+
+
+def run_child(code: str, timeout: float = TIMEOUT, preexec: Any = None) -> tuple[str, dict]:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line last.
+
+    Returns ``(status, result)``: status ``'ok'``, ``'crash'`` (killed by a
+    signal: the result names it), ``'hang'`` or ``'error'`` (non-zero exit,
+    no JSON: a raw exception escaped the code, its last line is kept).
+    """
+    def pre() -> None:
+        _limits()
+        if preexec is not None:
+            preexec()
+
+    try:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=timeout, env=_env(), preexec_fn=pre)
+    except subprocess.TimeoutExpired:
+        return "hang", {}
+    if p.returncode < 0:
+        return "crash", {"signal": signal.Signals(-p.returncode).name}
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    if p.returncode or not lines:
+        tail = (p.stderr.strip().splitlines() or ["?"])[-1]
+        return "error", {"stderr": tail[-300:]}
+    return "ok", json.loads(lines[-1])
+
+
+# ------------------------------------------------------------- verification
+_VERIFY = r"""
+import json, sys
+import numpy as np
+import lazyarr as la
+from lazyarr.testing import faults as F
+path, kind, flushed, keep = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+out = {"opened": False, "intact": False, "keep": None, "append": None, "raised": None}
+def step():
+    with la.open(path, "a") as s:
+        out["opened"] = True
+        if keep:
+            out["keep"] = bool(np.array_equal(s["keep"][:], np.arange(1000.0)))
+        x = s["x"]
+        out["check"] = F.check(x, kind, flushed)
+        out["intact"] = out["check"] == "intact"
+        n = len(x)
+        if kind == "plain":
+            x[:20] = F.expected_rows(kind, 0, 20)
+        else:
+            F.add(x, kind, n)
+        s.flush()
+    with la.open(path) as s:
+        x = s["x"]
+        want = n if kind == "plain" else n + F.BATCH
+        out["append"] = len(x) == want and F.check(x, kind, want) == "intact"
+try:
+    step()
+except Exception as exc:
+    import lazyarr.errors
+    out["raised"] = type(exc).__name__
+    out["lazyarr_error"] = isinstance(exc, lazyarr.errors.LazyArrError) or type(exc).__module__ == "builtins"
+    out["message"] = str(exc)[:300]
+print(json.dumps(out))
+"""
+
+
+def verify(path: str, kind: str, flushed: int, keep: bool = True) -> tuple[str, dict]:
+    """Open ``path`` in a child, check ``/x`` against ``flushed`` and ``/keep``,
+    append one batch, reopen and check it."""
+    code = _VERIFY.replace("sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]",
+                           repr(path) + ", " + repr(kind) + ", " + str(flushed) + ", "
+                           + repr("1" if keep else "0"))
+    return run_child(code)
+
+
+# ------------------------------------------------------------------- kill -9
+_WRITER = r"""
+import os, sys
+import numpy as np
+import lazyarr as la
+from lazyarr.testing import faults as F
+path, kind, seed, log = {path!r}, {kind!r}, {seed}, {log!r}
+rng = np.random.default_rng(seed)
+fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+s = la.open(path, "w")
+s.create_array("keep", np.arange(1000.0))
+x = F.create(s, kind)
+s.flush()
+os.write(fd, b"0\n")
+n = 0
+while True:
+    for _ in range(int(rng.integers(1, 6))):
+        F.add(x, kind, n)
+        n += F.BATCH
+    x.flush()
+    os.write(fd, b"%d\n" % n)
+"""
+
+
+@dataclass
+class Outcome:
+    """What one trial found."""
+
+    kind: str
+    status: str  # ok / crash / hang / error (of the checking child)
+    opened: bool = False
+    intact: bool = False
+    append: bool = False
+    raised: str | None = None
+    detail: dict = field(default_factory=dict)
+
+
+def kill_trial(tmpdir: str, kind: str, seed: int, max_delay: float = 0.6) -> Outcome:
+    """Write ``kind`` in a child, SIGKILL it after a random delay, verify."""
+    rng = np.random.default_rng(seed)
+    path = os.path.join(tmpdir, f"kill-{kind}-{seed}.h5")
+    log = path + ".log"
+    for p in (path, log):
+        if os.path.exists(p):
+            os.remove(p)
+    code = _WRITER.format(path=path, kind=kind, seed=seed, log=log)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=_env(), preexec_fn=_limits,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = time.monotonic()
+        while not (os.path.exists(log) and os.path.getsize(log)):
+            if proc.poll() is not None or time.monotonic() - t0 > TIMEOUT:
+                return Outcome(kind, "error", detail={"writer": f"exit {proc.returncode}"})
+            time.sleep(0.005)
+        time.sleep(float(rng.uniform(0, max_delay)))
+    finally:
+        proc.kill()
+        proc.wait()
+    with open(log) as f:
+        done = [int(x) for x in f.read().split("\n")[:-1] if x]
+    flushed = done[-1] if done else 0
+    status, res = verify(path, kind, flushed)
+    for p in (path, log):
+        os.remove(p)
+    res["flushed"] = flushed
+    return Outcome(kind, status, bool(res.get("opened")) and bool(res.get("keep", True)),
+                   bool(res.get("intact")), bool(res.get("append")), res.get("raised"), res)
+
+
+# ---------------------------------------------------------------- corruption
+_READER = r"""
+import json, sys
+import numpy as np
+import lazyarr as la
+from lazyarr.testing import faults as F
+for path in {paths!r}:
+    print("start " + path, flush=True)
+    res = "ok"
+    try:
+        with la.open(path) as s:
+            for name in list(s):
+                x = s[name]
+                if isinstance(x, la.RaggedArray):
+                    got = x[:] + [x[0], x[-1]] + x[[1, 0]]
+                    n = len(x)
+                    want = F.expected_items("ragged-offsets", 0, n)
+                    want = want + [want[0], want[-1]] + [want[1], want[0]]
+                    if any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(got, want)):
+                        res = "wrong"
+                else:
+                    n = x.shape[0]
+                    want = F.expected_rows("compressed", 0, n)
+                    for key in (slice(None), 5, slice(3, 200, 7), [0, n - 1], (slice(None), 2)):
+                        if not np.array_equal(x[key], want[key]):
+                            res = "wrong"
+    except Exception as exc:
+        import lazyarr.errors
+        ok = isinstance(exc, lazyarr.errors.LazyArrError) or type(exc).__module__ == "builtins" \
+            and isinstance(exc, (KeyError, OSError))
+        res = "raised" if ok else "raw " + type(exc).__module__ + "." + type(exc).__name__
+        if not ok:
+            import traceback
+            print("raw-trace", repr(traceback.format_exc(limit=-3)[-600:]), file=sys.stderr)
+    print("done " + json.dumps(res), flush=True)
+"""
+
+
+def corrupt_storm(path: str, pristine: bytes, offsets: Any, xor: int = 0x5A,
+                  width: int = 1) -> Counter:
+    """Flip ``width`` bytes at each offset of a copy of ``pristine`` (the file
+    :func:`expected_rows` / :func:`expected_items` data was written to) and
+    read every array of each copy in a child. Counts: ``ok`` (right values),
+    ``raised`` (a lazyarr error or OSError/KeyError), ``wrong`` (silently
+    wrong values), ``raw`` (another exception), ``crash``, ``hang``."""
+    files = []
+    for j, off in enumerate(offsets):
+        data = bytearray(pristine)
+        for k in range(int(off), min(len(data), int(off) + width)):
+            data[k] ^= xor
+        p = f"{path}.{j}.h5"
+        with open(p, "wb") as fh:
+            fh.write(data)
+        files.append(p)
+    counts: Counter = Counter()
+    todo = list(files)
+    while todo:
+        try:
+            proc = subprocess.run([sys.executable, "-c", _READER.format(paths=todo)],
+                                  capture_output=True, text=True, env=_env(),
+                                  preexec_fn=_limits, timeout=TIMEOUT + 5 * len(todo))
+            out = proc.stdout
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            proc = None
+        finished, current = 0, None
+        for line in out.splitlines():
+            if line.startswith("start "):
+                current = line[6:]
+            elif line.startswith("done "):
+                r = json.loads(line[5:])
+                counts["raw" if r.startswith("raw") else r] += 1
+                if r.startswith("raw"):
+                    counts[r] += 1
+                finished += 1
+                current = None
+        todo = todo[finished:]
+        if current is not None or (todo and (proc is None or proc.returncode)):
+            counts["hang" if proc is None else "crash"] += 1
+            todo = todo[1:]
+    for p in files:
+        os.remove(p)
+    return counts
+
+
+def summarize(outcomes: list[Outcome]) -> dict[str, Counter]:
+    """Per kind: trials, opened, intact, next append works, and the rest."""
+    out: dict[str, Counter] = {}
+    for o in outcomes:
+        c = out.setdefault(o.kind, Counter())
+        c["trials"] += 1
+        c[o.status] += 1
+        c["opened"] += o.opened
+        c["intact"] += o.intact
+        c["append works"] += o.append
+        if o.raised:
+            c[f"raised {o.raised}"] += 1
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover - the heavy storm, run by hand
+    import argparse
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["kill"])
+    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        outs = []
+        for kind in args.kinds.split(","):
+            for seed in range(args.trials):
+                o = kill_trial(d, kind, seed)
+                outs.append(o)
+                if not (o.opened and o.intact and o.append):
+                    print(kind, seed, o.status, o.detail, flush=True)
+        for kind, c in summarize(outs).items():
+            print(kind, dict(c))
