@@ -164,6 +164,13 @@ class RaggedArray(CachedArray):
     def __len__(self) -> int:
         return self._backend.committed() + len(self._pending)
 
+    @property
+    def attrs(self) -> Any:
+        """The node's user attributes, a mutable mapping (:class:`lazyarr.groups.Attributes`)."""
+        from lazyarr.groups import attrs_of
+
+        return attrs_of(self._backend)
+
     def __repr__(self) -> str:
         try:
             n: Any = len(self)

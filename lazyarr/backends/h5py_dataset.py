@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from lazyarr.backends.base import HDF5_LOCK, BackendBase, Selection, check_plain_dtype, selection_shape
+from lazyarr.backends.encoded import declared_char
 
 try:
     import h5py
@@ -134,7 +135,7 @@ class H5pyBackend(BackendBase):
         if not isinstance(dset, h5py.Dataset):
             raise TypeError(f"H5pyBackend needs an h5py.Dataset, got {type(dset).__name__}")
         with HDF5_LOCK:
-            dtype = dset.dtype
+            dtype = declared_char(dset.dtype, dset.attrs)
             maxshape = dset.maxshape
             chunks = dset.chunks
             mode = dset.file.mode

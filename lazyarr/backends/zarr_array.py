@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lazyarr.backends.base import BackendBase, Selection, check_plain_dtype, selection_shape
+from lazyarr.backends.encoded import declared_char
 
 try:
     import zarr
@@ -64,7 +65,7 @@ class ZarrBackend(BackendBase):
     def __init__(self, array: Any) -> None:
         if not isinstance(array, zarr.Array):
             raise TypeError(f"ZarrBackend needs a zarr.Array, got {type(array).__name__}")
-        dtype = check_plain_dtype(array.dtype, "zarr array")
+        dtype = declared_char(check_plain_dtype(array.dtype, "zarr array"), array.attrs)
         self._z = array
         self._dtype = dtype
         self.readonly = bool(getattr(array, "read_only", False))
