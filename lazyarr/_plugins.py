@@ -3,8 +3,9 @@
 HDF5 finds filter plugins in the folders of ``HDF5_PLUGIN_PATH``, which it
 reads once, when the library is initialised -- for PyTables at
 ``import tables``. :func:`setup` (run by ``import lazyarr`` before anything
-imports :mod:`tables`) adds the plugin folder of ``hdf5plugin``, when it is
-installed (``pip install lazyarr[filters]``), so that datasets written with
+imports :mod:`tables`) imports tables with the plugin folder of
+``hdf5plugin`` added to that variable, when hdf5plugin is installed (``pip
+install lazyarr[filters]``), so that datasets written with
 Bitshuffle, LZ4, Zstd, ZFP, SZ, ... (by h5py with hdf5plugin, say) read
 through lazyarr. It only locates the folder: importing hdf5plugin would
 import h5py too.
@@ -27,8 +28,9 @@ import importlib.util
 import os
 import re
 import sys
+from typing import Any
 
-__all__ = ["setup", "plugin_path", "missing_filter"]
+__all__ = ["setup", "plugin_path", "missing_filter", "diagnose"]
 
 #: Set by :func:`setup`: whether hdf5plugin's folder was added before PyTables
 #: loaded HDF5 (False also when hdf5plugin is not installed).
@@ -45,26 +47,53 @@ def plugin_path() -> str | None:
 
 
 def setup() -> bool:
-    """Add hdf5plugin's folder to ``HDF5_PLUGIN_PATH`` if PyTables has not loaded HDF5 yet.
+    """Import :mod:`tables` with hdf5plugin's folder on ``HDF5_PLUGIN_PATH``.
 
-    Returns whether the plugins are available to PyTables. A folder already
-    in the variable (the user's own) stays first.
+    Returns whether the plugins are available to PyTables. The variable is
+    set only while tables (and so its HDF5) loads, then restored: h5py's own
+    HDF5, loaded later, must not load the same plugins a second time next to
+    the ones hdf5plugin registers with it (h5py then fails to create
+    Bitshuffle or Blosc datasets). A folder already in the variable (the
+    user's own) stays first.
     """
     global ACTIVE
     path = plugin_path()
     if path is None:
         return False
-    current = os.environ.get("HDF5_PLUGIN_PATH", "")
-    parts = [p for p in current.split(os.pathsep) if p]
-    if path in parts:
-        ACTIVE = True
-        return True
+    current = os.environ.get("HDF5_PLUGIN_PATH")
+    parts = [p for p in (current or "").split(os.pathsep) if p]
     if "tables" in sys.modules:
-        # Too late: HDF5 read the variable when tables was imported.
-        return False
-    os.environ["HDF5_PLUGIN_PATH"] = os.pathsep.join(parts + [path])
+        # Too late unless the user set it: HDF5 read the variable when tables loaded.
+        ACTIVE = path in parts
+        return ACTIVE
+    os.environ["HDF5_PLUGIN_PATH"] = os.pathsep.join(parts + [path] if path not in parts
+                                                     else parts)
+    try:
+        import tables  # noqa: F401  (HDF5 reads HDF5_PLUGIN_PATH now, once)
+    finally:
+        if current is None:
+            del os.environ["HDF5_PLUGIN_PATH"]
+        else:
+            os.environ["HDF5_PLUGIN_PATH"] = current
     ACTIVE = True
     return True
+
+
+def diagnose(backend: Any) -> str | None:
+    """Why reading ``backend``'s node fails, when a missing filter is the cause.
+
+    PyTables' fast read calls report only an error code; its public read of
+    one row carries HDF5's message, which names the filter. Caller holds the
+    HDF5 lock.
+    """
+    try:
+        node = backend.fileref.file.get_node(backend.path)
+        if not getattr(node, "nrows", 0) or node.chunkshape is None:
+            return None
+        node.read(0, 1)
+    except Exception as exc:  # noqa: BLE001 - any failure here only means "no diagnosis"
+        return missing_filter(str(exc))
+    return None
 
 
 _NOT_REGISTERED = re.compile(r"required filter '([^']*)' is not registered")

@@ -32,7 +32,7 @@ Examples
 ...     print(store)  # doctest: +ELLIPSIS
 /  group, 1 child, 1 attribute
 └── raw  group, 1 child
-    └── counts  compressed (6,) int64, chunks (3,), blosc2:zstd level 1, ratio ..., 2 attributes
+    └── counts  compressed (6,) int64, chunks (3,), blosc2:zstd level 1, 48 B raw, ... B stored, 2 attributes
 """
 
 from __future__ import annotations
@@ -99,8 +99,10 @@ class Attributes(MutableMapping):
             if name in self._hidden(attrs) or name not in attrs._v_attrnamesuser:
                 raise KeyError(name)
             value = attrs[name]
-        # PyTables gives np.str_ for str: give back the str that was stored.
-        return str(value) if isinstance(value, np.str_) else value
+        # PyTables gives np.str_ / np.bytes_: give back the str / bytes stored.
+        if isinstance(value, np.str_):
+            return str(value)
+        return bytes(value) if isinstance(value, np.bytes_) else value
 
     def _check_write(self, name: Any) -> None:
         if not isinstance(name, str) or not name:
@@ -120,6 +122,10 @@ class Attributes(MutableMapping):
                             f"got {type(value).__name__}")
         if isinstance(value, (np.ndarray, np.generic)) and value.dtype.hasobject:
             raise TypeError("attribute values of dtype object are not supported")
+        if isinstance(value, (np.ndarray, np.generic)) and not value.dtype.isnative:
+            # PyTables stores a non-native attribute's bytes under the native
+            # type (it reads back garbled): store the values in native order.
+            value = value.astype(value.dtype.newbyteorder("="))
         with HDF5_LOCK, quiet(), hdf5_errors(f"setting attribute {name!r} of {self._path!r}"):
             self._node_attrs()[name] = value
 
@@ -269,7 +275,7 @@ def describe_node(store: Any, path: str) -> dict[str, Any]:
         return out
     backend = x.backend
     desc = backend.describe()
-    out["dtype"] = str(x.dtype)
+    out["dtype"] = "c" if x.dtype.char == "c" else str(x.dtype)  # str() would say |S1
     if getattr(backend, "ragged", False):
         out.update(items=len(x), item_ndim=x.item_ndim, nbytes=int(x.nbytes))
     else:
@@ -302,8 +308,8 @@ def summary(info: dict[str, Any]) -> str:
             parts.append(f"chunks {tuple(info['chunks'])}")
     if info.get("compression"):
         parts.append(info["compression"])
-    if info.get("ratio") is not None:
-        parts.append(f"ratio {info['ratio']:.3f}")
+    if info.get("nbytes_stored") is not None:
+        parts.append(f"{info['nbytes']:,} B raw, {info['nbytes_stored']:,} B stored")
     if info.get("attrs"):
         parts.append(_plural(info["attrs"], "attribute"))
     return ", ".join(parts)

@@ -63,7 +63,12 @@ def _check_cache(cache: Any) -> None:
 
 def _driver_kw(cache: Any, mode: str) -> dict[str, Any]:
     """Driver options a policy asks of the file: the core driver for InMemory."""
-    return core_driver_kw(mode) if isinstance(cache, InMemory) else {}
+    if not isinstance(cache, InMemory):
+        return {}
+    kw = core_driver_kw(mode)
+    if not cache.persist:  # a file in memory only: never written back
+        kw["driver_core_backing_store"] = 0
+    return kw
 
 
 # --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import tables
 
-from lazyarr._plugins import missing_filter
+from lazyarr._plugins import diagnose, missing_filter
 from lazyarr.backends.base import HDF5_LOCK
 
 __all__ = [
@@ -59,7 +59,8 @@ class hdf5_errors:
             if not isinstance(what, str):
                 what = f"reading {what._path!r} from {what._ref.path!r}"
             # A filter HDF5 lacks is named, with the package that brings it.
-            first = missing_filter(str(exc)) or first
+            first = missing_filter(str(exc)) or (
+                None if isinstance(self.what, str) else diagnose(self.what)) or first
             raise OSError(f"HDF5 failed {what}: {first}") from exc
         return False
 

@@ -2,7 +2,8 @@
 
 PyTables cannot read HDF5 variable-length strings (it lists such a dataset
 as ``UnImplemented``); h5py can. This backend reads them through h5py, in a
-read-only h5py handle of its own on the same file, and gives what NumPy
+read-only h5py handle of its own on the same file (opened per read: HDF5
+variable-length data is slow to read anyway), and gives what NumPy
 gives for such data: an object array of ``str`` (h5py's ``.asstr()``).
 Writes are refused: a fixed-width ``'U'`` or ``'S'`` array is the form
 lazyarr stores.
@@ -81,16 +82,10 @@ class H5pyStringsBackend(BackendBase):
         if why is not None:
             raise BackendError(f"{path!r} in {ref.path!r}: {why}")
         self._ref, self._path = ref, path
-        self._file: Any = None
-        with HDF5_LOCK:
-            d = self._dataset()
+        with HDF5_LOCK, _open(ref.path) as f:
+            d = f[path]
             self._shape = tuple(int(n) for n in d.shape)
             self.chunks = None if d.chunks is None else tuple(int(c) for c in d.chunks)
-
-    def _dataset(self) -> Any:
-        if self._file is None or not self._file.id.valid:
-            self._file = _open(self._ref.path)
-        return self._file[self._path]
 
     def __reduce__(self) -> tuple:
         return (H5pyStringsBackend, (self._ref, self._path))
@@ -117,8 +112,8 @@ class H5pyStringsBackend(BackendBase):
 
     @property
     def nbytes_stored(self) -> int:
-        with HDF5_LOCK:
-            return int(self._dataset().id.get_storage_size())
+        with HDF5_LOCK, _open(self._ref.path) as f:
+            return int(f[self._path].id.get_storage_size())
 
     def read(self, sel: Selection) -> np.ndarray:
         # h5py takes one index list per read: read the bounding box of the
@@ -137,9 +132,10 @@ class H5pyStringsBackend(BackendBase):
                 lo = int(s[0]) if len(s) else 0
                 box.append(slice(lo, int(s[-1]) + 1 if len(s) else lo, 1))
                 picks.append(np.asarray(s) - lo)
-        with HDF5_LOCK:
-            d = self._dataset().asstr()
-            out = np.asarray(d[tuple(box)], dtype=object)
+        # A handle per read, closed at once: one left open would make a later
+        # h5py.File(path) with file locking fail ("locking flag values don't match").
+        with HDF5_LOCK, _open(self._ref.path) as f:
+            out = np.asarray(f[self._path].asstr()[tuple(box)], dtype=object)
         for axis, p in enumerate(picks):
             if not isinstance(p, slice):
                 out = np.take(out, p, axis=axis)

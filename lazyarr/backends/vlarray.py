@@ -135,6 +135,15 @@ class VLArrayBackend(RaggedBackendBase):
                 rows.extend(data.read(int(idx[f]), int(idx[l - 1]) + 1))
         return [self._native(np.asarray(r)) for r in rows]
 
+    def check_item_shape(self, shape: tuple[int, ...], j: int) -> None:
+        """ValueError (at append, before anything is buffered) for an item whose
+        trailing axes are not the atom's shape."""
+        if tuple(shape[1:]) != self._atom_shape:
+            raise ValueError(
+                f"item {j} has shape {tuple(shape)}; the rows of {self._where()} hold items "
+                f"of shape (n,) + {self._atom_shape}"
+            )
+
     def _check_fits(self, nodes: dict[str, Any], shapes: np.ndarray, n: int) -> None:
         if self._atom_shape and (shapes[:, 1:] != self._atom_shape).any():
             bad = shapes[(shapes[:, 1:] != self._atom_shape).any(axis=1)][0]
