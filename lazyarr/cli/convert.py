@@ -83,9 +83,40 @@ class _Source:
         pass
 
 
+class _NpyRows:
+    """Rows of a C-order ``.npy`` file, read with plain file reads.
+
+    Not a memory map: the pages of a map stay resident while the file is
+    copied, so the process would grow to the file's size.
+    """
+
+    def __init__(self, path: str) -> None:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = read_header(f)
+            self.offset = f.tell()
+        if dtype.hasobject:
+            raise TypeError(f"{path!r} holds Python objects (dtype {dtype}), not array data")
+        self.path, self.shape, self.dtype, self.fortran = path, tuple(shape), dtype, fortran
+        self.nbytes = int(np.prod(self.shape, dtype=np.int64)) * dtype.itemsize
+        self.attrs: dict = {}
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if self.fortran or not self.shape:  # rare: let NumPy map it
+            return np.asarray(np.load(self.path, mmap_mode="r")[key])
+        a, b, _ = key.indices(self.shape[0])
+        row = int(np.prod(self.shape[1:], dtype=np.int64))
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + a * row * self.dtype.itemsize)
+            flat = np.fromfile(f, dtype=self.dtype, count=max(0, b - a) * row)
+        return flat.reshape((max(0, b - a),) + self.shape[1:])
+
+
 class _Npy(_Source):
     def __init__(self, path: str, node: str | None) -> None:
-        self.array = np.load(path, mmap_mode="r", allow_pickle=False)
+        self.array = _NpyRows(path)
         self.name = node or "/" + os.path.splitext(os.path.basename(path))[0]
 
     def walk(self) -> Iterator[tuple[str, str, Any, dict]]:
