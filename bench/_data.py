@@ -4,8 +4,10 @@ One HDF5 file per variant (``plain``: contiguous and uncompressed;
 ``blosc2:zstd`` and ``blosc2:lz4``: chunked, level 5, shuffle), written
 through lazyarr's public API; h5py reads the *same* files (through
 ``hdf5plugin`` for blosc2); zarr gets its own copy with the same chunks and
-a comparable Blosc codec; ``numpy.memmap`` reads a raw ``.npy`` copy; and the
-in-memory NumPy array is that copy loaded into RAM.
+a comparable Blosc codec; ``numpy.memmap`` maps the plain HDF5 file's own
+bytes (at the offset h5py's ``get_offset`` gives; a raw ``.npy`` copy when
+there is no plain variant or no h5py); and the in-memory NumPy array is the
+data in RAM.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Sizes:
     batch: int = 256
     ragged_items: int = 2000       # items in the ragged file; slices read 1,000 of them
     ragged_slice: int = 1000
+    ragged_random: int = 1000      # random single items r[i]
     ragged_appends: int = 20_000
     codec_rows: int = 2**19        # codecs: rows x 64 float32 = 128 MiB per setting
     codec_random: int = 300
@@ -63,7 +66,7 @@ class Sizes:
         if name == "tiny":
             return cls(rows=20_000, cols=8, chunk_rows=1024, slice_rows=5000, slices=1, calls=50,
                        calls_compressed=20, fancy=64, column_rows=8192, columns=1,
-                       minibatch_rows=4096, ragged_items=200, ragged_slice=100,
+                       minibatch_rows=4096, ragged_items=200, ragged_slice=100, ragged_random=50,
                        ragged_appends=200, codec_rows=4096, codec_random=10)
         raise ValueError(f"unknown preset {name!r}")
 
@@ -178,6 +181,27 @@ def _zarr_copy(tmp: str, data: np.ndarray, sizes: Sizes, variants: list[str],
     return path
 
 
+def memmap_peer(ds: Dataset) -> np.ndarray:
+    """``numpy.memmap`` of the same bytes lazyarr's plain array reads.
+
+    The plain variant's HDF5 file mapped at its dataset's offset (so both
+    read the same pages of the page cache); the ``.npy`` copy when the run
+    has no plain variant or h5py is missing.
+    """
+    if "plain" in ds.h5:
+        try:
+            import h5py
+        except ImportError:
+            h5py = None
+        if h5py is not None:
+            with h5py.File(ds.h5["plain"], "r") as f:
+                d = f["x"]
+                off, shape, dtype = d.id.get_offset(), d.shape, d.dtype
+            if off is not None:
+                return np.memmap(ds.h5["plain"], dtype=dtype, mode="r", offset=off, shape=shape)
+    return np.load(ds.npy, mmap_mode="r")
+
+
 class Handles:
     """Open handles of every peer on one variant (closed by ``close``)."""
 
@@ -211,7 +235,7 @@ class Handles:
             # in the plain group.
             if variant == "plain" or len(ds.variants) == 1:
                 if "memmap" in peers:
-                    self.h["memmap"] = np.load(ds.npy, mmap_mode="r")
+                    self.h["memmap"] = memmap_peer(ds)
                 if "numpy" in peers:
                     self.h["numpy"] = ds.data
         except BaseException:

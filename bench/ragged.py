@@ -137,6 +137,41 @@ def bench_slice(tmp: str, repeats: int, n_items: int = 2000, k: int = 1000) -> d
     return out
 
 
+def bench_random_items(tmp: str, repeats: int, n_items: int = 2000, calls: int = 1000) -> dict:
+    """``calls`` random single items, ``r[i]``: each layout on its own file, the
+    walkthrough's getters (``getter(slice(i, i + 1))``) on the walkthrough's files."""
+    items = walkthrough_images(n=n_items)
+    picks = np.random.default_rng(3).integers(0, n_items, calls).tolist()
+    walk = os.path.join(tmp, "rand-walk-earray.h5")
+    walk_vl = os.path.join(tmp, "rand-walk-vlarray.h5")
+    own = os.path.join(tmp, "rand-own.h5")
+    write_walkthrough_earray(walk, items)
+    write_walkthrough_vlarray(walk_vl, items)
+    with la.open(own, "w") as s:
+        s.create_ragged("offsets", dtype="int32", item_ndim=2).extend(items)
+        s.create_ragged("vl", dtype="int32", item_ndim=2, backend="vl").extend(items)
+
+    def check(get: Callable[[int], np.ndarray]) -> None:
+        assert all(np.array_equal(get(i), items[i]) for i in picks[:50])
+
+    def timed(get: Callable[[int], np.ndarray]) -> tuple[float, float]:
+        check(get)
+        return timeit(lambda: [get(i) for i in picks], repeats)
+
+    out = {}
+    with tables.open_file(walk) as f:
+        g = walkthrough_earray_getter(f)
+        out["walkthrough EArray per-item getter"] = timed(lambda i: g(slice(i, i + 1))[0])
+    with tables.open_file(walk_vl) as f:
+        g = walkthrough_vl_getter(f)
+        out["walkthrough VLArray per-item reads"] = timed(lambda i: g(slice(i, i + 1))[0])
+    with la.open(own) as s:
+        ro, rv = s["offsets"], s["vl"]
+        out["lazyarr ragged-offsets"] = timed(ro.__getitem__)
+        out["lazyarr ragged-vl"] = timed(rv.__getitem__)
+    return out
+
+
 def bench_appends(tmp: str, repeats: int, n_items: int = 20000) -> dict:
     items = walkthrough_images(n=n_items)
     out = {}

@@ -52,6 +52,23 @@ TARGETS: list[tuple[str, str, str, str, str, str, float]] = [
     ("single row, plain: <= 1.3x PyTables per call", "row", "plain", "", "lazyarr", "pytables", 1.3),
     ("single row, zstd: <= 0.2x PyTables per call", "row", "blosc2:zstd", "", "lazyarr", "pytables", 0.2),
     ("single row, lz4: <= 0.2x PyTables per call", "row", "blosc2:lz4", "", "lazyarr", "pytables", 0.2),
+    *[(f"per call {case}, memory: <= {limit}x NumPy", "percall", "memory", case, "lazyarr", "numpy", limit)
+      for case, limit in [("x[3]", 8), ("x[3, 4]", 8), ("x[1:5]", 8), ("x[-1]", 8), ("x[::2, 0]", 8),
+                          ("x[[1, 2]]", 3), ("x[[[1], [2]], [0, 3]]", 3), ("x[mask of 1,000]", 2)]],
+]
+#: Issue 13, plain arrays and ragged items (memmap: the same bytes, see bench/_data.py).
+TARGETS += [
+    ("13: plain 4,096 sorted rows <= 3x memmap", "fancy", "plain", "sorted unique", "lazyarr", "memmap", 3),
+    ("13: plain 5,120 unsorted rows, repeats <= 3x memmap", "fancy", "plain", "unsorted", "lazyarr",
+     "memmap", 3),
+    ("13: plain 1% mask <= 2x memmap", "mask", "plain", "", "lazyarr", "memmap", 2),
+    ("13: plain random x[i] <= 3x memmap (row copied)", "row", "plain", "", "lazyarr", "memmap", 3),
+    ("13: plain column x[:, 5] <= 2x memmap", "column", "plain", "x[:, 5]", "lazyarr", "memmap", 2),
+    ("13: plain 100k-row slice <= 1.2x memmap", "slice", "plain", "", "lazyarr", "memmap", 1.2),
+    ("13: ragged random item <= 0.5x the walkthrough's getter", "ragged", "offsets", "random r[i]",
+     "lazyarr", "pytables", 0.5),
+    ("13: ragged 1,000-item slice <= 1/100 the walkthrough's getter", "ragged", "offsets", "item slice",
+     "lazyarr", "pytables", 0.01),
 ]
 
 
@@ -172,7 +189,7 @@ def markdown(result: dict) -> str:
         "## Results\n", "Times are per run of the case (min and median over the repeats); "
         "`lazyarr/peer` is lazyarr's time divided by the peer's (below 1: lazyarr is faster).\n",
         "```text", format_table(result["results"]), "```", "",
-        "## Targets (issue 5)\n", "```text", format_targets(result["targets"]), "```",
+        "## Targets (issues 5 and 13)\n", "```text", format_targets(result["targets"]), "```",
     ]
     if result["extra"].get("codecs"):
         from bench.codecs import format_table as codec_table
@@ -349,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print("\nCompression settings (ratio = raw / file bytes; x[:] and x[i] best of the repeats)\n")
         print(codec_table(runner.extra["codecs"]))
-    print("\nTargets of issue 5 (time ratio lazyarr / reference, min times):")
+    print("\nTargets of issues 5 and 13 (time ratio lazyarr / reference, min times):")
     print(format_targets(targets))
     for k, v in runner.skipped.items():
         print(f"skipped {k}: {v}")

@@ -257,10 +257,11 @@ def w_element(ctx: Context) -> None:
 
 
 def fancy_keys(rng: np.random.Generator, rows: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` sorted unique rows; ``n`` unsorted rows of which a quarter repeat others."""
+    """``n`` sorted unique rows; ``n`` unique unsorted rows plus ``n // 4`` repeats
+    of them (issue 13: 4,096 sorted, 5,120 unsorted with repeats)."""
     n = min(n, rows)
     sorted_unique = np.sort(rng.choice(rows, n, replace=False))
-    base = rng.choice(rows, n - n // 4, replace=False)
+    base = rng.choice(rows, n, replace=False)
     unsorted = np.concatenate([base, rng.choice(base, n // 4)])
     rng.shuffle(unsorted)
     return sorted_unique, unsorted
@@ -342,6 +343,13 @@ def w_column(ctx: Context) -> None:
     n = min(s.column_rows, s.rows)
     label = "x[:, j]" if r.stop is None else f"x[:{n:,}, j]"
     _basic(ctx, "column", label, [(r, j) for j in js], nbytes=len(js) * n * 4)
+
+
+def w_column5(ctx: Context) -> None:
+    """The whole column ``x[:, 5]`` (every row: strided over the whole array)."""
+    s = ctx.sizes
+    j = min(5, s.cols - 1)
+    _basic(ctx, "column", f"x[:, {j}]", [(slice(None), j)], nbytes=s.rows * 4)
 
 
 def w_reverse(ctx: Context) -> None:
@@ -465,6 +473,16 @@ def w_ragged(ctx: Context) -> None:
     r.add("ragged", "vl", case, "lazyarr", res["lazyarr ragged-vl"], primary=True)
     r.add("ragged", "vl", case, "pytables", res["walkthrough VLArray per-item reads"],
           note="the walkthrough's VLArray, one row per item")
+    res1 = ragged.bench_random_items(d, r.repeats, n_items=s.ragged_items, calls=s.ragged_random)
+    case = f"{s.ragged_random:,} random r[i]"
+    r.add("ragged", "offsets", case, "lazyarr", res1["lazyarr ragged-offsets"], primary=True,
+          calls=s.ragged_random)
+    r.add("ragged", "offsets", case, "pytables", res1["walkthrough EArray per-item getter"],
+          calls=s.ragged_random, note="the walkthrough's per-item getter (EArray layout)")
+    r.add("ragged", "vl", case, "lazyarr", res1["lazyarr ragged-vl"], primary=True,
+          calls=s.ragged_random)
+    r.add("ragged", "vl", case, "pytables", res1["walkthrough VLArray per-item reads"],
+          calls=s.ragged_random, note="the walkthrough's VLArray, one row per item")
     res2 = ragged.bench_appends(d, max(1, r.repeats), n_items=s.ragged_appends)
     for backend in ("offsets", "vl"):
         case = f"{s.ragged_appends:,} appends"
@@ -485,6 +503,45 @@ def w_codecs(ctx: Context) -> None:
     codecs.run(ctx.runner, d, ctx.sizes.codec_rows, ctx.sizes.codec_random, quick=ctx.sizes.rows < 2**20)
 
 
+#: The per-call keys of :func:`w_percall`: (case, key), on a (1000, 20) array.
+PERCALL_KEYS: list[tuple[str, Any]] = [
+    ("x[3]", 3),
+    ("x[3, 4]", (3, 4)),
+    ("x[1:5]", slice(1, 5)),
+    ("x[-1]", -1),
+    ("x[::2, 0]", (slice(None, None, 2), 0)),
+    ("x[[1, 2]]", [1, 2]),
+    ("x[[[1], [2]], [0, 3]]", ([[1], [2]], [0, 3])),
+    ("x[mask of 1,000]", np.arange(1000) % 3 == 0),
+]
+
+
+def w_percall(ctx: Context) -> None:
+    """The fixed cost of one call: lazyarr's memory backend against NumPy on the same array.
+
+    No file: a (1000, 20) float64 array in memory, ``x = la.wrap(a)``; each
+    key is called ``calls`` times per timed run. ``numpy`` is ``a[key]`` (a
+    view for basic keys); ``numpy + copy`` also copies views, as a read from
+    storage (and lazyarr, which never hands out a view of its data) does.
+    """
+    import lazyarr as la
+
+    a = np.arange(1000 * 20, dtype=np.float64).reshape(1000, 20)
+    x = la.wrap(a)
+    n = max(200, min(20_000, ctx.sizes.calls))
+    reps = range(n)
+    for case, key in PERCALL_KEYS:
+        peers = {"lazyarr": x.__getitem__, "numpy": a.__getitem__,
+                 "numpy + copy": lambda k: _copy(a[k])}
+        for impl, get in peers.items():
+            def run(get: Callable[[Any], Any] = get, key: Any = key) -> None:
+                for _ in reps:
+                    get(key)
+
+            ctx.runner.case("percall", "memory", case, impl, run, calls=n,
+                            check=lambda get=get, key=key: get(key), expect=a[key])
+
+
 #: Workload name -> (function, needs the suite's array files).
 WORKLOADS: dict[str, tuple[Callable[[Context], None], bool]] = {
     "slice": (w_slice, True),
@@ -494,9 +551,11 @@ WORKLOADS: dict[str, tuple[Callable[[Context], None], bool]] = {
     "fancy": (w_fancy, True),
     "mask": (w_mask, True),
     "column": (w_column, True),
+    "column5": (w_column5, True),
     "reverse": (w_reverse, True),
     "minibatch": (w_minibatch, True),
     "reduce": (w_reduce, True),
     "ragged": (w_ragged, False),
     "codecs": (w_codecs, False),
+    "percall": (w_percall, False),
 }

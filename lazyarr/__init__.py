@@ -26,6 +26,7 @@ from lazyarr.errors import (
     LazyArrError,
     ReadOnlyError,
 )
+from lazyarr.progress import progress
 from lazyarr.ragged import RaggedArray
 from lazyarr.store import Store, open, open_array
 from lazyarr.wrap import wrap
@@ -33,6 +34,7 @@ from lazyarr.wrap import wrap
 __all__ = [
     "LazyArray",
     "pad",
+    "progress",
     "InMemory",
     "NoCache",
     "SwapWindow",

@@ -22,12 +22,14 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from lazyarr.backends.base import Selection, selection_shape
-from lazyarr.cache import CachedArray, CachePolicy
+from lazyarr.cache import CachePolicy
+from lazyarr.core.plan import ReadPlan, plan
+from lazyarr.core.selection import Selection, selection_shape, stack, stand_in
 from lazyarr.errors import ReadOnlyError
-from lazyarr.index import normalize
+from lazyarr.handle import CachedArray
+from lazyarr.members import MembersMixin
 from lazyarr.numpy_api import NumpyOperatorsMixin
-from lazyarr.plan import ReadPlan, plan_read
+from lazyarr.numpy_functions import NumpyFunctionsMixin
 from lazyarr.reduce import ReductionsMixin
 
 __all__ = ["LazyArray"]
@@ -36,7 +38,7 @@ __all__ = ["LazyArray"]
 _ITER_BLOCK_BYTES = 4 * 2**20
 
 
-class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
+class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperatorsMixin, CachedArray):
     """An array on storage that indexes exactly like a NumPy array.
 
     Parameters
@@ -129,19 +131,22 @@ class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
 
     # ----------------------------------------------------------------- reads
     def _plan(self, key: Any) -> ReadPlan:
-        return plan_read(normalize(key, self.shape), self.dtype.itemsize)
+        return plan(key, self.shape, self.dtype.itemsize, call_cost=self._call_cost())
+
+    def _call_cost(self) -> int | None:
+        cost = getattr(self._backend, "cost", None)
+        return None if cost is None else cost.call_bytes
 
     def __getitem__(self, key: Any) -> Any:
+        bound = self._bound
+        if bound is not None and bound.direct:
+            # The backend takes NumPy keys (an ndarray behind it): NumPy
+            # validates and indexes, nothing to plan.
+            return bound.getitem(key)
         if isinstance(key, str) or (type(key) is list and key and isinstance(key[0], str)):
             from lazyarr.info import read_fields  # x["field"], x[["a", "b"]]
 
             return read_fields(self, key)
-        fast = _fast_selection(key, self._backend.shape)
-        if fast is not None:
-            # Ints and positive-step slices: one box, no planning.
-            sel, post = fast
-            block = self._cache.read(sel)
-            return block[post] if post else block
         return self._execute(self._plan(key))
 
     def _execute(self, plan: ReadPlan) -> Any:
@@ -149,8 +154,7 @@ class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
             # Nothing to read: NumPy's answer is an empty array of this shape.
             return np.empty(plan.result_shape, dtype=self.dtype)
         if plan.mode == "box":
-            block = self._cache.read(plan.reads[0])
-            return block[plan.post_key]
+            return self._cache.read_plan(plan)
         gathered = self._gather(plan)
         out = gathered[plan.post_key]
         if plan.move_to is not None and plan.move_to != 0:
@@ -166,13 +170,7 @@ class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
             block = self._cache.read(sel)
             block = np.moveaxis(block, plan.point_axes, range(k))
             parts.append(block.reshape((-1,) + block.shape[k:]))
-        # Not np.concatenate: its dtype promotion would drop a big-endian order.
-        out = np.empty((sum(len(p) for p in parts),) + parts[0].shape[1:], dtype=self.dtype)
-        start = 0
-        for p in parts:
-            out[start : start + len(p)] = p
-            start += len(p)
-        return out
+        return stack(parts, self.dtype)
 
     def _read_all(self) -> np.ndarray:
         sel = tuple(slice(0, n, 1) for n in self.shape)
@@ -238,6 +236,10 @@ class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
         self._check_writable()
         if isinstance(value, LazyArray):
             value = np.asarray(value)
+        bound = self._bound
+        if bound is not None and bound.direct:
+            bound.setitem(key, value)
+            return
         dtype = self.dtype
         try:
             plan = self._plan(key)
@@ -245,12 +247,12 @@ class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
             # NumPy converts the value before it checks that index arrays
             # broadcast and are in bounds: replay the assignment on a
             # zero-stride stand-in to raise (and warn) exactly as NumPy does.
-            _stand_in(self.shape, dtype)[key] = value
+            stand_in(self.shape, dtype)[key] = value
             raise
         if 0 in plan.result_shape:
             # Nothing to store, but NumPy still validates (and may warn about)
             # the value in its own way for this key.
-            _stand_in(self.shape, dtype)[key] = value
+            stand_in(self.shape, dtype)[key] = value
             return
         if plan.mode == "box":
             (sel,) = plan.reads
@@ -355,56 +357,6 @@ class LazyArray(ReductionsMixin, NumpyOperatorsMixin, CachedArray):
         return to_dask(self, chunks)
 
 
-def _fast_selection(key: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple] | None:
-    """The backend selection and post-key for the keys most calls use.
-
-    Ints (in bounds) and slices with a positive step, alone or in a tuple,
-    on an array with at least one axis, selecting at least one element. Any
-    other key -- and any of these that would raise or select nothing --
-    returns None and takes the general path, which decides what NumPy would.
-    The post-key is ``()`` when the block read is already the result.
-    """
-    if type(key) is not tuple:
-        key = (key,)
-    if not shape or len(key) > len(shape):
-        return None
-    sel = []
-    post = []
-    ints = False
-    for k, n in zip(key, shape):
-        if type(k) is slice:
-            try:
-                start, stop, step = k.indices(n)
-            except (TypeError, ValueError):
-                return None
-            if step < 0 or stop <= start:
-                return None
-            sel.append(slice(start, stop, step))
-            post.append(_ALL)
-        elif isinstance(k, _INTS) and not isinstance(k, _BOOLS):
-            i = int(k)
-            if i < 0:
-                i += n
-            if not 0 <= i < n:
-                return None
-            sel.append(slice(i, i + 1, 1))
-            post.append(0)
-            ints = True
-        else:
-            return None
-    for n in shape[len(key):]:
-        if n == 0:
-            return None
-        sel.append(slice(0, n, 1))
-        post.append(_ALL)
-    return tuple(sel), (tuple(post) if ints else ())
-
-
-_ALL = slice(None)
-_INTS = (int, np.integer)
-_BOOLS = (bool, np.bool_)
-
-
 def _validate_rows(rows: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """Check ``rows`` for an append to an array of ``shape``; return them cast."""
     if isinstance(rows, LazyArray):
@@ -428,13 +380,3 @@ def _validate_rows(rows: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.nda
         if lo < info.min or hi > info.max:
             raise ValueError(f"values [{lo}, {hi}] out of range for {dtype}")
     return arr.astype(dtype, copy=False)
-
-
-def _stand_in(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A writeable array of ``shape`` whose elements all share one cell.
-
-    Assigning into it runs NumPy's own validation, casting and warnings for
-    any key without allocating the array.
-    """
-    cell = np.empty(1, dtype=dtype)
-    return np.lib.stride_tricks.as_strided(cell, shape=shape, strides=(0,) * len(shape), writeable=True)

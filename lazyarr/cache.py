@@ -8,7 +8,14 @@ array it is applied to gets its own state from :meth:`CachePolicy.bind`.
   items for ragged arrays) of at most ``nbytes``; reads inside it are served
   from memory, so sequential minibatches cost one backend read per window.
 * :class:`InMemory` — the file is opened with HDF5's core driver (the whole
-  file in RAM); reads then never touch the disk.
+  file in RAM; :mod:`lazyarr.files` does that); reads then never touch the disk.
+
+Every policy state wraps one reader interface, :class:`BoundCache`:
+``read(sel)`` (an orthogonal selection), ``read_plan(plan)`` (a box
+:class:`~lazyarr.core.plan.ReadPlan`, post-key applied: a window applies it
+to its buffer in one gather), and for backends that take NumPy keys
+``getitem(key)`` / ``setitem(key, value)``. The ragged item window lives in
+:mod:`lazyarr.ragged`.
 
 Examples
 --------
@@ -28,23 +35,25 @@ import operator
 import os
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lazyarr.backends.base import Selection, selection_shape
+from lazyarr.core.selection import Selection, apply_orthogonal, entry_span, selection_shape, stack
+from lazyarr.core.support import IndexingSupport
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lazyarr.core.plan import ReadPlan
 
 #: ``a.nbytes`` without a Python frame per item (ragged reads return many).
 _NBYTES = operator.attrgetter("nbytes")
 
 __all__ = [
-    "CachedArray",
     "CachePolicy",
     "NoCache",
     "SwapWindow",
     "InMemory",
     "BoundCache",
-    "core_driver_kw",
 ]
 
 
@@ -78,7 +87,15 @@ class BoundCache:
     def __init__(self, policy: "CachePolicy", backend: Any) -> None:
         self.policy = policy
         self.backend = backend
-        self.stats = {"hits": 0, "misses": 0, "backend_reads": 0, "bytes_read": 0}
+        #: The backend takes NumPy keys and nothing is cached: the read path
+        #: hands user keys straight to :meth:`getitem`.
+        self.direct = (type(self) is BoundCache
+                       and getattr(backend, "support", None) is IndexingSupport.NUMPY)
+        # Counters per thread ([hits, misses, backend_reads, bytes_read]),
+        # summed when asked: a thread adds to its own list with no lock, which
+        # a read of one element would feel.
+        self._local = threading.local()
+        self._counters: list[list[int]] = []
         self._renew_locks()
         _LIVE.add(self)
 
@@ -87,14 +104,28 @@ class BoundCache:
         #: Guards the state of subclasses that hold a window.
         self._lock = threading.Lock()
 
-    def _count(self, hits: int = 0, misses: int = 0, reads: int = 0, nbytes: int = 0) -> None:
-        # ``d[k] += 1`` is not atomic across threads: count under a lock.
+    def _mine(self) -> list[int]:
+        try:
+            return self._local.c
+        except AttributeError:
+            c = self._local.c = [0, 0, 0, 0]
+            with self._stats_lock:
+                self._counters.append(c)
+            return c
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters of the reads so far: hits, misses, backend_reads, bytes_read."""
         with self._stats_lock:
-            st = self.stats
-            st["hits"] += hits
-            st["misses"] += misses
-            st["backend_reads"] += reads
-            st["bytes_read"] += nbytes
+            tot = [sum(col) for col in zip(*self._counters)] or [0, 0, 0, 0]
+        return dict(zip(("hits", "misses", "backend_reads", "bytes_read"), tot))
+
+    def _count(self, hits: int = 0, misses: int = 0, reads: int = 0, nbytes: int = 0) -> None:
+        c = self._mine()
+        c[0] += hits
+        c[1] += misses
+        c[2] += reads
+        c[3] += nbytes
 
     def _backend_read(self, sel: Selection) -> np.ndarray:
         block = self.backend.read(sel)
@@ -107,6 +138,38 @@ class BoundCache:
         # One count for the miss and the read: single-row reads feel each lock.
         self._count(misses=1, reads=1, nbytes=block.nbytes)
         return block
+
+    def read_plan(self, plan: "ReadPlan") -> Any:
+        """The result of a box plan: its read, then its post-key."""
+        return self.read(plan.reads[0])[plan.post_key]
+
+    def getitem(self, key: Any) -> Any:
+        """``array[key]`` of a backend that takes NumPy keys (see ``direct``)."""
+        return self._direct_getitem()(key)
+
+    def _direct_getitem(self) -> Any:
+        # One closure per state, made on first use and kept as an instance
+        # attribute that shadows this method: every attribute it needs is
+        # bound once, which a one-element read feels.
+        take, local, mine = self.backend.getitem, self._local, self._mine
+
+        def getitem(key: Any) -> Any:
+            out = take(key)
+            try:
+                c = local.c
+            except AttributeError:
+                c = mine()
+            c[1] += 1
+            c[2] += 1
+            c[3] += out.nbytes
+            return out
+
+        self.getitem = getitem  # type: ignore[method-assign]
+        return getitem
+
+    def setitem(self, key: Any, value: Any) -> None:
+        """``array[key] = value`` of a backend that takes NumPy keys."""
+        self.backend.setitem(key, value)
 
     def read_items(self, idx: np.ndarray) -> list[np.ndarray]:
         """Items ``idx`` (sorted, unique, committed) of a ragged backend."""
@@ -169,14 +232,6 @@ class NoCache(CachePolicy):
 # --------------------------------------------------------------------------
 # SwapWindow
 # --------------------------------------------------------------------------
-def _axis0_range(s: slice | np.ndarray) -> tuple[int, int]:
-    """``[lo, hi)``: the rows of axis 0 an orthogonal selection entry touches."""
-    if isinstance(s, slice):
-        n = len(range(s.start, s.stop, s.step))
-        return (s.start, s.start + (n - 1) * s.step + 1) if n else (s.start, s.start)
-    return (int(s[0]), int(s[-1]) + 1) if len(s) else (0, 0)
-
-
 def _shift0(s: slice | np.ndarray, lo: int) -> slice | np.ndarray:
     if isinstance(s, slice):
         return slice(s.start - lo, s.stop - lo, s.step)
@@ -190,22 +245,6 @@ def _split0(s: slice | np.ndarray, at: int) -> tuple[slice | np.ndarray, slice |
         return slice(s.start, min(at, s.stop), s.step), slice(first, s.stop, s.step)
     cut = int(np.searchsorted(s, at))
     return s[:cut], s[cut:]
-
-
-def _apply_orthogonal(buf: np.ndarray, sel: Selection) -> np.ndarray:
-    """``buf`` indexed by the orthogonal selection ``sel``: a fresh C array.
-
-    Slices first (a view, no copy), then one ``np.take`` per array axis, so
-    arrays on several axes select their outer product, never points.
-    """
-    out = buf[tuple(s if isinstance(s, slice) else slice(None) for s in sel)]
-    taken = False
-    for ax, s in enumerate(sel):
-        if not isinstance(s, slice):
-            out = np.take(out, s, axis=ax)
-            taken = True
-    # Never hand out a view into the window: the caller may write into it.
-    return out if taken and out.flags.c_contiguous else np.array(out, order="C", copy=True)
 
 
 class SwapWindow(CachePolicy):
@@ -254,7 +293,10 @@ class SwapWindow(CachePolicy):
 
     def bind(self, backend: Any) -> BoundCache:
         if getattr(backend, "ragged", False):
-            return _ItemWindow(self, backend)
+            # Whole items, not rows: the ragged code's own window.
+            from lazyarr.ragged import ItemWindow
+
+            return ItemWindow(self, backend)
         if len(backend.shape) == 0:
             return BoundCache(self, backend)  # a 0-d array has no rows to window
         return _RowWindow(self, backend)
@@ -277,6 +319,9 @@ class _RowWindow(BoundCache):
         self.chunk_rows = int(chunks[0]) if chunks and int(chunks[0]) > 0 else 1
         self.lo = self.hi = 0
         self.buf: np.ndarray | None = None
+        #: The rows of the last read that bypassed the window, when they were
+        #: whole rows: ``(block, lo, hi)``. A read inside them is a hit.
+        self.kept: tuple[np.ndarray, int, int] | None = None
         # Where the previous read began and ended: a miss that continues or
         # repeats it (or the first read) loads a window; a miss elsewhere is
         # random access.
@@ -285,8 +330,8 @@ class _RowWindow(BoundCache):
 
     @property
     def nbytes_held(self) -> int:
-        buf = self.buf
-        return 0 if buf is None else buf.nbytes
+        buf, kept = self.buf, self.kept
+        return (0 if buf is None else buf.nbytes) + (0 if kept is None else kept[0].nbytes)
 
     def _window_for(self, r0: int, r1: int, n: int) -> tuple[int, int]:
         c = self.chunk_rows
@@ -306,22 +351,45 @@ class _RowWindow(BoundCache):
         return buf
 
     def read(self, sel: Selection) -> np.ndarray:
-        r0, r1 = _axis0_range(sel[0])
+        buf, lo = self._locate(sel)
+        if lo is None:
+            return buf
+        return apply_orthogonal(buf, (_shift0(sel[0], lo),) + tuple(sel[1:]))
+
+    def read_plan(self, plan: "ReadPlan") -> Any:
+        buf, lo = self._locate(plan.reads[0])
+        if lo is None:
+            return buf[plan.post_key]
+        # One gather: the read and the post-key composed into one key on
+        # the window, not a copy of the read and then a gather of that.
+        out = buf[plan.buffer_key(lo)]
+        if isinstance(out, np.ndarray) and out.base is not None and np.may_share_memory(out, buf):
+            out = out.copy()  # never hand out a view into the window
+        return out
+
+    def _locate(self, sel: Selection) -> tuple[np.ndarray, int | None]:
+        """``(window, lo)`` when ``sel`` now lies in the window buffer (rows
+        from ``lo``), else ``(block, None)``: ``sel`` read by itself."""
+        r0, r1 = entry_span(sel[0])
         if r1 - r0 > self.rows:
             self._count(misses=1)
-            return self._backend_read(sel)
+            return self._backend_read(sel), None
         rest = tuple(sel[1:])
         # Check-and-load is atomic; a read that bypasses the window is made
         # after the lock is released, so random reads from many threads
         # do not queue behind each other here.
         with self._lock:
             buf = self.buf
-            bypass = False
             if buf is not None and self.lo <= r0 and r1 <= self.hi:
                 self._count(hits=1)
                 self.last_start, self.last_stop = r0, r1
-                lo = self.lo
-            elif buf is not None and self.lo <= r0 < self.hi < r1 and self._next_covers(r1):
+                return buf, self.lo
+            kept = self.kept
+            if kept is not None and kept[1] <= r0 and r1 <= kept[2]:
+                self._count(hits=1)
+                self.last_start, self.last_stop = r0, r1
+                return kept[0], kept[1]
+            if buf is not None and self.lo <= r0 < self.hi < r1 and self._next_covers(r1):
                 # The read runs off the end of the window: serve its head from
                 # the window and read ahead from where the window ends, so a
                 # sequence of reads costs one backend read per window of new
@@ -330,33 +398,49 @@ class _RowWindow(BoundCache):
                 self.last_start, self.last_stop = r0, r1
                 lo, hi = self.lo, self.hi
                 head_sel, tail_sel = _split0(sel[0], hi)
-                head = _apply_orthogonal(buf, (_shift0(head_sel, lo),) + rest)
-                self.buf = buf = None  # the budget holds while the next window loads
+                head = apply_orthogonal(buf, (_shift0(head_sel, lo),) + rest)
+                self.buf = buf = self.kept = None  # the budget holds while the next window loads
                 n = int(self.backend.shape[0])
                 buf = self._load(hi, min(n, hi + self._width()))
-                tail = _apply_orthogonal(buf, (_shift0(tail_sel, hi),) + rest)
-                out = np.empty(selection_shape(sel), dtype=head.dtype)
-                out[: len(head)] = head  # not np.concatenate: it drops a byte order
-                out[len(head) :] = tail
-                return out
-            elif self.last_stop is not None and r0 not in (self.last_start, self.last_stop):
+                tail = apply_orthogonal(buf, (_shift0(tail_sel, hi),) + rest)
+                return stack([head, tail], head.dtype), None
+            if self.last_stop is not None and r0 not in (self.last_start, self.last_stop):
                 # Random access: reading a whole window per miss would move
                 # ``nbytes`` for every row asked for. Read just the request
-                # and keep the window for the sequential stream.
+                # and keep the window for the sequential stream -- unless
+                # the request is whole rows itself: then it becomes the
+                # window (``x[-5:]`` after ``x[-100:]`` is a hit).
                 self._count(misses=1)
                 self.last_start, self.last_stop = r0, r1
-                bypass = True
             else:
                 self._count(misses=1)
                 self.last_start, self.last_stop = r0, r1
                 lo, hi = self._window_for(r0, r1, int(self.backend.shape[0]))
-                # Drop the old window before reading the new one: the budget
-                # holds while the backend reads, too.
-                self.buf = None
-                buf = self._load(lo, hi)
-        if bypass:
-            return self._backend_read(sel)
-        return _apply_orthogonal(buf, (_shift0(sel[0], lo),) + rest)
+                # Drop the old window (and kept rows) before reading the new
+                # one: the budget holds while the backend reads, too.
+                self.buf = self.kept = None
+                return self._load(lo, hi), lo
+        block = self._backend_read(sel)
+        if self._whole_rows(sel):
+            with self._lock:
+                buf = self.buf
+                if buf is None or buf.nbytes + block.nbytes <= self.policy.nbytes:
+                    self.kept = (block, r0, r1)
+                else:  # no room beside the window: the rows become the window
+                    self.buf, self.lo, self.hi, self.kept = block, r0, r1, None
+            return block, r0
+        return block, None
+
+    def _whole_rows(self, sel: Selection) -> bool:
+        """True when ``sel`` is a run of whole rows (what a window holds)."""
+        s0 = sel[0]
+        if not isinstance(s0, slice) or s0.step != 1:
+            return False
+        shape = self.backend.shape
+        for s, n in zip(sel[1:], shape[1:]):
+            if not isinstance(s, slice) or s.step != 1 or s.start != 0 or s.stop != n:
+                return False
+        return True
 
     def _width(self) -> int:
         """Rows of a window: whole chunks when it holds at least one."""
@@ -368,117 +452,21 @@ class _RowWindow(BoundCache):
 
     def invalidate(self, sel: Selection | None = None) -> None:
         with self._lock:
+            r0, r1 = entry_span(sel[0]) if sel is not None and len(sel) else (None, None)
+            kept = self.kept
+            if kept is not None and (r0 is None or (r1 > kept[1] and r0 < kept[2])):
+                self.kept = None
             if self.buf is None:
                 return
-            if sel is not None and len(sel):
-                r0, r1 = _axis0_range(sel[0])
-                if r1 <= self.lo or r0 >= self.hi:
-                    return  # the write missed the window
+            if r0 is not None and (r1 <= self.lo or r0 >= self.hi):
+                return  # the write missed the window
             self.buf = None
-            self.lo = self.hi = 0
-
-
-class _ItemWindow(BoundCache):
-    """SwapWindow state for a ragged array: whole items ``[lo, hi)``.
-
-    Used through :meth:`read_items` (sorted, unique, committed item indices)
-    rather than :meth:`read`. The window is loaded by reading items from the
-    first one requested until the next would pass the budget.
-    """
-
-    def __init__(self, policy: SwapWindow, backend: Any) -> None:
-        super().__init__(policy, backend)
-        self.lo = self.hi = 0
-        self.items: list[np.ndarray] | None = None
-        # As for rows: only a miss that continues or repeats the previous
-        # read (or the first read) loads a window.
-        self.last_start: int | None = None
-        self.last_stop: int | None = None
-
-    @property
-    def nbytes_held(self) -> int:
-        items = self.items
-        return 0 if items is None else sum(map(_NBYTES, items))
-
-    def _counted(self, items: list[np.ndarray]) -> list[np.ndarray]:
-        self._count(reads=1, nbytes=sum(map(_NBYTES, items)))
-        return items
-
-    def _span(self, lo: int, committed: int) -> int:
-        """End of the window of whole items from ``lo`` within the budget."""
-        budget = self.policy.nbytes
-        itemsize = np.dtype(self.backend.dtype).itemsize
-        stop = min(committed, lo + 4096)
-        while True:
-            sizes = np.prod(self.backend.read_shapes(lo, stop), axis=1) * itemsize
-            fit = int(np.searchsorted(np.cumsum(sizes), budget, side="right"))
-            if fit < stop - lo or stop == committed:
-                return lo + fit
-            stop = min(committed, lo + 2 * (stop - lo))
-
-    def read_items(self, idx: np.ndarray) -> list[np.ndarray]:
-        if not len(idx):
-            return []
-        r0, r1 = int(idx[0]), int(idx[-1]) + 1
-        bypass = False
-        with self._lock:
-            items = self.items
-            sequential = self.last_stop is None or r0 in (self.last_start, self.last_stop)
-            self.last_start, self.last_stop = r0, r1
-            if items is not None and self.lo <= r0 and r1 <= self.hi:
-                self._count(hits=1)
-                lo = self.lo
-            elif not sequential:
-                # Random access: just the items asked for (after the lock is
-                # released); the window stays.
-                self._count(misses=1)
-                bypass = True
-            else:
-                self._count(misses=1)
-                self.items = None
-                committed = self.backend.committed()
-                hi = self._span(r0, committed)
-                if hi < r1:
-                    # More than the window holds: straight to the backend.
-                    bypass = True
-                else:
-                    # The items of a run are views of one buffer of exactly
-                    # their data (no copy, so the budget holds while loading);
-                    # they are copied on the way out, never handed out.
-                    items = self._counted(
-                        self.backend.read_items(np.arange(r0, hi, dtype=np.int64)))
-                    self.items, self.lo, self.hi, lo = items, r0, hi, r0
-        if bypass:
-            return self._counted(self.backend.read_items(idx))
-        return [items[j].copy() for j in (idx - lo).tolist()]
-
-    def invalidate(self, sel: Selection | None = None) -> None:
-        with self._lock:
-            self.items = None
             self.lo = self.hi = 0
 
 
 # --------------------------------------------------------------------------
 # InMemory
 # --------------------------------------------------------------------------
-def core_driver_kw(mode: str) -> dict[str, Any]:
-    """``tables.open_file`` options that load the whole file into memory.
-
-    Read-only opens keep no backing store; writable ones write the image
-    back to the file on flush and close.
-
-    Examples
-    --------
-    >>> core_driver_kw("r")
-    {'driver': 'H5FD_CORE', 'driver_core_backing_store': 0}
-    """
-    return {"driver": "H5FD_CORE", "driver_core_backing_store": 0 if mode == "r" else 1}
-
-
-def _is_core(driver_kw: dict) -> bool:
-    return driver_kw.get("driver") == "H5FD_CORE"
-
-
 class InMemory(CachePolicy):
     """Hold the whole file in memory with HDF5's core driver.
 
@@ -524,155 +512,12 @@ class InMemory(CachePolicy):
                 "backend has no such file (for h5py open the file with "
                 "driver='core'; for zarr use a MemoryStore)"
             )
-        if ref is not None and not _is_core(getattr(ref, "driver_kw", {})):
+        from lazyarr.files import uses_core_driver  # file opening knows the driver
+
+        if ref is not None and not uses_core_driver(ref):
             raise ValueError(
                 f"InMemory() needs the file opened with HDF5's core driver, but "
                 f"{ref.path!r} was opened without it: pass cache=lazyarr.InMemory() "
                 "to lazyarr.open(), lazyarr.open_array() or Store.get()"
             )
         return BoundCache(self, backend)
-
-
-#: Serializes the first binding of a policy to an unpickled array.
-_BIND_LOCK = threading.Lock()
-
-#: Modes an array's pickles may carry (see :meth:`CachedArray.pickle_as`).
-PICKLE_MODES = ("r", "r+", "a")
-
-
-def _unpickle_array(cls: type, backend: Any, policy: CachePolicy, mode: str | None,
-                    state: dict) -> "CachedArray":
-    obj = cls(backend, policy)
-    obj.__dict__.update(state)
-    if mode is not None:
-        obj._pickle_mode = mode
-    return obj
-
-
-class CachedArray:
-    """What every array object shares: a backend read through a cache policy.
-
-    :class:`lazyarr.LazyArray` and :class:`lazyarr.RaggedArray` derive from
-    it, so the policy is bound, and the array pickled, the same way for both.
-
-    Pickles hold a reference, not data: the absolute file path, the node
-    path(s), the mode, the backend kind and dtype, the cache policy (and
-    whatever :meth:`_pickle_state` adds). Unpickling opens nothing; the file
-    is opened on first use, once per process. An array whose backend has no
-    file (``MemoryBackend``) pickles its data. See :meth:`pickle_as`.
-    """
-
-    #: Mode of the file in this array's pickles; None means read-only ('r').
-    _pickle_mode: str | None = None
-
-    def __init__(self, backend: Any, cache: CachePolicy | None = None) -> None:
-        self._backend = backend
-        self._policy = cache if cache is not None else NoCache()
-        self._bound: BoundCache | None = None
-        if not getattr(backend, "deferred", False):
-            # Now, so that a bad policy (a window smaller than a row) fails
-            # here; an unpickled array binds on first use instead, since
-            # binding may read the shape from the file.
-            self._bound = self._policy.bind(backend)
-
-    @property
-    def _cache(self) -> BoundCache:
-        bound = self._bound
-        if bound is None:
-            with _BIND_LOCK:
-                if self._bound is None:
-                    self._bound = self._policy.bind(self._backend)
-                bound = self._bound
-        return bound
-
-    # -------------------------------------------------------------- pickling
-    def _pickle_state(self) -> dict:
-        """Attributes a pickle carries besides backend, policy and mode."""
-        return {}
-
-    def _reduce_by_reference(self) -> tuple:
-        """``__reduce__`` for arrays: pickle by reference (see the class notes).
-
-        An array of a writable file is flushed first (buffered appends
-        included), so that another process sees what this one wrote.
-        """
-        backend = self._backend
-        reference = getattr(backend, "reference", None)
-        if reference is None:  # no file behind it: the backend pickles itself
-            args = (type(self), backend, self._policy, self._pickle_mode, self._pickle_state())
-            return (_unpickle_array, args)
-        ref = backend.fileref
-        if not ref.readonly and not ref.closed:
-            self.flush()  # type: ignore[attr-defined]
-            ref.flush()
-        mode = self._pickle_mode or "r"
-        copy = reference(None if mode == ref.mode else mode)
-        return (_unpickle_array, (type(self), copy, self._policy, self._pickle_mode,
-                                  self._pickle_state()))
-
-    def pickle_as(self, mode: str = "r+") -> "CachedArray":
-        """This array, pickling with the file opened in ``mode``.
-
-        A pickled array opens its file read-only (``'r'``) in the process
-        that unpickles it, whatever mode this process opened it with: a
-        worker cannot write by accident. Ask for a writable copy explicitly
-        with ``pickle_as("r+")`` (or ``"a"``); the result reads and writes
-        the same file as this array here, and its pickles (and those of its
-        unpickled copies) open the file in ``mode``.
-
-        HDF5 files have one writer at a time: give writable copies only to
-        a process that is the file's sole writer while it uses them, after
-        this process has closed the file or opened it read-only (HDF5's file
-        lock refuses other opens while a file is open for writing, except in
-        a forked child).
-
-        Parameters
-        ----------
-        mode : {'r', 'r+', 'a'}
-
-        Returns
-        -------
-        LazyArray or RaggedArray
-            A new array object of the same class, backend and cache policy.
-
-        Examples
-        --------
-        >>> import pickle, numpy as np, lazyarr as la, tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "p.h5")
-        >>> with la.open(path, "w") as store:
-        ...     x = store.create_array("data", np.arange(4.0))
-        ...     pickle.loads(pickle.dumps(x)).backend.fileref.mode
-        ...     pickle.loads(pickle.dumps(x.pickle_as("r+"))).backend.fileref.mode
-        'r'
-        'r+'
-        """
-        if mode not in PICKLE_MODES:
-            raise ValueError(f"mode must be one of {', '.join(map(repr, PICKLE_MODES))}; got {mode!r}")
-        flush = getattr(self, "flush", None)
-        if flush is not None and not getattr(self._backend, "readonly", True):
-            flush()  # the copy has its own buffer of appends
-        new = type(self)(self._backend, self._policy)
-        new.__dict__.update(self._pickle_state())
-        new._pickle_mode = None if mode == "r" else mode
-        return new
-
-    @property
-    def backend(self) -> Any:
-        """The storage backend (its ``kind`` names the layout)."""
-        return self._backend
-
-    @property
-    def cache(self) -> CachePolicy:
-        """The cache policy object this array reads through."""
-        return self._policy
-
-    @property
-    def cache_stats(self) -> dict[str, int]:
-        """Counters of this array's reads: hits, misses, backend_reads, bytes_read."""
-        return dict(self._cache.stats)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """Element dtype, byte order included."""
-        return np.dtype(self._backend.dtype)
-

@@ -35,6 +35,7 @@ from typing import Any
 import tables
 
 from lazyarr.backends._hdf5 import HDF5_LOCK, hdf5_errors, quiet
+from lazyarr.backends._mmap import drop_maps
 from lazyarr.errors import ClosedError
 
 __all__ = ["FileRef", "MODES"]
@@ -150,6 +151,8 @@ def _release(h: _Handle) -> None:
             return
         if _HANDLES.get(h.key) is h:
             del _HANDLES[h.key]
+        # Plain arrays' memory maps belong to this open file: let go of them.
+        drop_maps(h.file)
         if h.file.isopen:
             h.file.close()
 
@@ -197,6 +200,26 @@ def _after_fork_in_child() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
                         after_in_child=_after_fork_in_child)
+
+
+# What lazyarr.InMemory() asks of file opening: the whole file in memory.
+def core_driver_kw(mode: str) -> dict[str, Any]:
+    """``tables.open_file`` options that load the whole file into memory.
+
+    Read-only opens keep no backing store; writable ones write the image
+    back to the file on flush and close.
+
+    Examples
+    --------
+    >>> core_driver_kw("r")
+    {'driver': 'H5FD_CORE', 'driver_core_backing_store': 0}
+    """
+    return {"driver": "H5FD_CORE", "driver_core_backing_store": 0 if mode == "r" else 1}
+
+
+def uses_core_driver(ref: Any) -> bool:
+    """True when ``ref`` (a :class:`FileRef`) opens its file with the core driver."""
+    return getattr(ref, "driver_kw", {}).get("driver") == "H5FD_CORE"
 
 
 class FileRef:

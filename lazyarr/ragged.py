@@ -37,13 +37,16 @@ array([[3, 2],
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from lazyarr.cache import CachedArray, CachePolicy
+from lazyarr.cache import BoundCache, CachePolicy, SwapWindow
+from lazyarr.core.normalize import Ell, Mask, normalize
+from lazyarr.core.selection import unique_inverse
 from lazyarr.errors import ReadOnlyError
-from lazyarr.index import Ell, Mask, normalize
+from lazyarr.handle import CachedArray
 
 __all__ = ["RaggedArray"]
 
@@ -181,16 +184,17 @@ class RaggedArray(CachedArray):
 
     # ----------------------------------------------------------------- reads
     def __getitem__(self, key: Any) -> Any:
-        n = len(self)
+        c = self._backend.committed()
+        n = c + len(self._pending)
         if isinstance(key, tuple) and key:
             i = _item_index(key[0])
             if i is not None:
-                item = self._read_one(self._check_index(i, n))
+                item = self._read_one(self._check_index(i, n), c)
                 rest = key[1:]
                 return item[rest] if rest else item
         i = _item_index(key)
         if i is not None:
-            return self._read_one(self._check_index(i, n))
+            return self._read_one(self._check_index(i, n), c)
         pos = _positions(key, n)
         if pos.ndim == 0:
             return self._read_one(int(pos))
@@ -208,16 +212,19 @@ class RaggedArray(CachedArray):
             raise IndexError(f"index {i} is out of bounds for axis 0 with size {n}")
         return i + n if i < 0 else i
 
-    def _read_one(self, i: int) -> np.ndarray:
+    def _read_one(self, i: int, committed: int | None = None) -> np.ndarray:
+        if committed is not None and i < committed:
+            # Committed (the usual case): straight to the policy, counted once.
+            return self._cache.read_items(np.array([i], dtype=np.int64))[0]
         return self._read_sorted(np.array([i], dtype=np.int64))[0]
 
     def _read_positions(self, pos: np.ndarray) -> list[np.ndarray]:
         """Items at ``pos`` (1-d, in range, any order), in that order."""
         if len(pos) == 0:
             return []
-        if len(pos) == 1 or bool(np.all(np.diff(pos) == 1)):
-            return self._read_sorted(pos.astype(np.int64, copy=False))
-        uniq, inv = np.unique(pos, return_inverse=True)
+        uniq, inv = unique_inverse(pos)
+        if inv is None:
+            return self._read_sorted(uniq.astype(np.int64, copy=False))
         items = self._read_sorted(uniq.astype(np.int64, copy=False))
         seen = np.zeros(len(uniq), dtype=bool)
         out = []
@@ -429,3 +436,90 @@ def _positions(key: Any, n: int) -> np.ndarray:
     # Rare keys (newaxis, Ellipsis with an index, 0-d booleans): NumPy's
     # own answer on the positions, already validated above.
     return np.arange(n, dtype=np.intp)[key]
+
+
+# --------------------------------------------------------------------------
+# The SwapWindow of a ragged array
+# --------------------------------------------------------------------------
+#: ``a.nbytes`` without a Python frame per item (ragged reads return many).
+_NBYTES = operator.attrgetter("nbytes")
+
+
+class ItemWindow(BoundCache):
+    """SwapWindow state for a ragged array: whole items ``[lo, hi)``.
+
+    Used through :meth:`read_items` (sorted, unique, committed item indices)
+    rather than :meth:`read`. The window is loaded by reading items from the
+    first one requested until the next would pass the budget.
+    """
+
+    def __init__(self, policy: SwapWindow, backend: Any) -> None:
+        super().__init__(policy, backend)
+        self.lo = self.hi = 0
+        self.items: list[np.ndarray] | None = None
+        # As for rows: only a miss that continues or repeats the previous
+        # read (or the first read) loads a window.
+        self.last_start: int | None = None
+        self.last_stop: int | None = None
+
+    @property
+    def nbytes_held(self) -> int:
+        items = self.items
+        return 0 if items is None else sum(map(_NBYTES, items))
+
+    def _counted(self, items: list[np.ndarray]) -> list[np.ndarray]:
+        self._count(reads=1, nbytes=sum(map(_NBYTES, items)))
+        return items
+
+    def _span(self, lo: int, committed: int) -> int:
+        """End of the window of whole items from ``lo`` within the budget."""
+        budget = self.policy.nbytes
+        itemsize = np.dtype(self.backend.dtype).itemsize
+        stop = min(committed, lo + 4096)
+        while True:
+            sizes = np.prod(self.backend.read_shapes(lo, stop), axis=1) * itemsize
+            fit = int(np.searchsorted(np.cumsum(sizes), budget, side="right"))
+            if fit < stop - lo or stop == committed:
+                return lo + fit
+            stop = min(committed, lo + 2 * (stop - lo))
+
+    def read_items(self, idx: np.ndarray) -> list[np.ndarray]:
+        if not len(idx):
+            return []
+        r0, r1 = int(idx[0]), int(idx[-1]) + 1
+        bypass = False
+        with self._lock:
+            items = self.items
+            sequential = self.last_stop is None or r0 in (self.last_start, self.last_stop)
+            self.last_start, self.last_stop = r0, r1
+            if items is not None and self.lo <= r0 and r1 <= self.hi:
+                self._count(hits=1)
+                lo = self.lo
+            elif not sequential:
+                # Random access: just the items asked for (after the lock is
+                # released); the window stays.
+                self._count(misses=1)
+                bypass = True
+            else:
+                self._count(misses=1)
+                self.items = None
+                committed = self.backend.committed()
+                hi = self._span(r0, committed)
+                if hi < r1:
+                    # More than the window holds: straight to the backend.
+                    bypass = True
+                else:
+                    # The items of a run are views of one buffer of exactly
+                    # their data (no copy, so the budget holds while loading);
+                    # they are copied on the way out, never handed out.
+                    items = self._counted(
+                        self.backend.read_items(np.arange(r0, hi, dtype=np.int64)))
+                    self.items, self.lo, self.hi, lo = items, r0, hi, r0
+        if bypass:
+            return self._counted(self.backend.read_items(idx))
+        return [items[j].copy() for j in (idx - lo).tolist()]
+
+    def invalidate(self, sel: Selection | None = None) -> None:
+        with self._lock:
+            self.items = None
+            self.lo = self.hi = 0

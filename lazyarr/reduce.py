@@ -79,7 +79,9 @@ def rows_per_block(x: Any, block_bytes: int | None = None, temp_itemsize: int = 
     if budget <= 0:
         raise ValueError(f"block_bytes must be positive, got {budget}")
     shape = x.shape
-    per_row = int(np.prod(shape[1:], dtype=np.int64)) * (x.dtype.itemsize + temp_itemsize)
+    # A derived array (a cast, a mapped view) also holds its source's block.
+    itemsize = getattr(x, "_block_itemsize", x.dtype.itemsize)
+    per_row = int(np.prod(shape[1:], dtype=np.int64)) * (itemsize + temp_itemsize)
     per_row = max(1, per_row)
     full = budget // 2 if fast else budget
     rows = max(1, (min(full, FAST_BLOCK_BYTES) if fast else full) // per_row)
@@ -100,6 +102,13 @@ def row_blocks(x: Any, rows: int, prefetch: bool = True) -> Iterator[tuple[int, 
     caller works on this one (HDF5 reads release the GIL), so reading and
     reducing overlap; at most two blocks are held.
     """
+    from lazyarr.progress import track
+
+    # A bar of the rows read, inside ``with la.progress():`` only.
+    return track(_row_blocks(x, rows, prefetch), x.shape[0])
+
+
+def _row_blocks(x: Any, rows: int, prefetch: bool) -> Iterator[tuple[int, np.ndarray]]:
     n = x.shape[0]
     starts = range(0, n, rows)
     if not prefetch or len(starts) < 2:

@@ -46,9 +46,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from lazyarr.index import Ell, Mask, NormalizedKey, normalize
+from lazyarr.core.normalize import Ell, Mask, NormalizedKey, normalize
+from lazyarr.core.selection import advanced_first, stand_in
 
-__all__ = ["Span", "ViewMap", "compose", "identity", "make_view"]
+__all__ = ["Span", "ViewMap", "compose", "identity", "make_view", "transpose_map", "unit_reshape_map"]
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,9 @@ def compose(m: ViewMap, nk: NormalizedKey) -> ViewMap:
     bshape = np.broadcast_shapes(*[it[2] for i, it in enumerate(items) if it[0] == "adv"]) if adv_pos else ()
     out_axes: list[tuple] = []  # ("new",) | ("span", vaxis, range) | ("block",)
     block_at = 0
+    in_place = bool(adv_pos) and not advanced_first([it[0] == "adv" for it in items])
     for i, it in enumerate(items):
-        if adv_pos and i == adv_pos[0] and adv_pos == list(range(adv_pos[0], adv_pos[-1] + 1)):
+        if in_place and i == adv_pos[0]:
             block_at = len(out_axes)
         if it[0] == "new":
             out_axes.append(it)
@@ -164,6 +166,40 @@ def compose(m: ViewMap, nk: NormalizedKey) -> ViewMap:
                 vcoord[va] = arr.reshape((1,) * block_at + arr.shape + (1,) * (wnd - block_at - nb))
     coords = tuple(_apply(c, vcoord, shape) for c in m.coords)
     return ViewMap(shape, coords)
+
+
+def transpose_map(m: ViewMap, axes: tuple[int, ...]) -> ViewMap:
+    """The map of ``view.transpose(axes)`` (``axes`` a permutation of the view's axes)."""
+    shape = tuple(m.shape[a] for a in axes)
+    if m.empty:
+        return ViewMap(shape, None)
+    inv = {a: j for j, a in enumerate(axes)}
+    coords = tuple(Span(c.r, inv[c.axis]) if isinstance(c, Span)
+                   else c.transpose(axes) if isinstance(c, np.ndarray) else c for c in m.coords)
+    return ViewMap(shape, coords)
+
+
+def unit_reshape_map(m: ViewMap, shape: tuple[int, ...]) -> ViewMap | None:
+    """The map of ``view.reshape(shape)`` when it only drops or adds length-1 axes, else None."""
+    old = [a for a, n in enumerate(m.shape) if n != 1]
+    new = [a for a, n in enumerate(shape) if n != 1]
+    if [m.shape[a] for a in old] != [shape[a] for a in new]:
+        return None
+    if m.empty:
+        return ViewMap(tuple(shape), None)
+    to_new = dict(zip(old, new))
+    coords = []
+    for c in m.coords:
+        if isinstance(c, Span):
+            # A length-1 axis that goes away leaves its one coordinate.
+            c = Span(c.r, to_new[c.axis]) if c.axis in to_new else c.r[0]
+        elif isinstance(c, np.ndarray):
+            dims = tuple(c.shape[a] for a in old)
+            c = c[tuple(slice(None) if a in to_new else 0 for a in range(c.ndim))]
+            c = _const(c.reshape(tuple(dims[new.index(j)] if j in new else 1
+                                       for j in range(len(shape)))))
+        coords.append(c)
+    return ViewMap(tuple(shape), tuple(coords))
 
 
 def _axis_array(r: range, axis: int, ndim: int) -> np.ndarray:
@@ -237,7 +273,7 @@ def base_key(m: ViewMap) -> tuple[tuple, list[int] | None]:
     order = [lab for lab in labels if lab not in ("adv", None)]
     if adv:
         at = 0
-        if adv == list(range(adv[0], adv[-1] + 1)):
+        if not advanced_first([lab == "adv" for lab in labels]):
             at = sum(1 for lab in labels[: adv[0]] if lab not in ("adv", None))
         order[at:at] = dims
     if order == list(range(wnd)):
@@ -303,16 +339,12 @@ def make_view(x: Any, key: Any) -> Any:
 def _compose_checked(m: ViewMap, nk: NormalizedKey, key: Any) -> ViewMap:
     if m.empty:
         # Nothing to map: NumPy's result shape (empty) is all there is.
-        return ViewMap(_stand_in(m.shape)[key].shape, None)
+        return ViewMap(stand_in(m.shape)[key].shape, None)
     return compose(m, nk)
 
 
-def _stand_in(shape: tuple[int, ...]) -> np.ndarray:
-    return np.broadcast_to(np.empty((), np.uint8), shape)
-
-
 # LazyView subclasses LazyArray, which imports this module for ``x.lazy``.
-from lazyarr.array import LazyArray, _stand_in as _write_stand_in  # noqa: E402
+from lazyarr.array import LazyArray  # noqa: E402
 
 
 class LazyView(LazyArray):
@@ -345,6 +377,10 @@ class LazyView(LazyArray):
         return len(self._map.shape)
 
     @property
+    def dtype(self) -> np.dtype:
+        return self._base.dtype  # the base may cast (x.astype(...).T)
+
+    @property
     def chunks(self) -> None:
         return None
 
@@ -356,7 +392,7 @@ class LazyView(LazyArray):
         w = _compose_checked(self._map, nk, key)
         if w.empty:
             return np.empty(w.shape, dtype=self.dtype)
-        scalar = not w.shape and isinstance(_stand_in(self.shape)[key], np.generic)
+        scalar = not w.shape and isinstance(stand_in(self.shape)[key], np.generic)
         return _read(self._base, w, scalar)
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -366,11 +402,11 @@ class LazyView(LazyArray):
         try:
             nk = normalize(key, self.shape)
         except IndexError:
-            _write_stand_in(self.shape, self.dtype)[key] = value
+            stand_in(self.shape, self.dtype)[key] = value
             raise
         w = _compose_checked(self._map, nk, key)
         if w.empty:
-            _write_stand_in(self.shape, self.dtype)[key] = value
+            stand_in(self.shape, self.dtype)[key] = value
             return
         if not w.coords:
             # A 0-d base: every view position is its one element; the last wins.

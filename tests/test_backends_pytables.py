@@ -23,7 +23,9 @@ from lazyarr.backends.compressed import compressions, default_chunks
 from lazyarr.errors import BackendError, ReadOnlyError
 from lazyarr.store import FileRef
 
-KINDS = ["plain", "compressed"]
+# "plain" reads and writes through a memory map, "plain-pytables" the same
+# nodes through PyTables (the map switched off).
+KINDS = ["plain", "plain-pytables", "compressed"]
 _counter = itertools.count()
 
 
@@ -36,7 +38,10 @@ def ref(tmp_path):
 
 def make(ref, kind, data, **opts):
     """A fresh node holding ``data``; a new name per call (property tests share files)."""
-    return backend_class(kind).create(ref, f"/n{next(_counter)}", np.asarray(data), **opts)
+    b = backend_class(kind.split("-")[0]).create(ref, f"/n{next(_counter)}", np.asarray(data), **opts)
+    if kind == "plain-pytables":
+        b.use_map = False
+    return b
 
 
 def full(shape):
@@ -194,16 +199,19 @@ def count_calls(monkeypatch):
 @pytest.mark.parametrize(
     "kind, shape, chunks, idx, want",
     [
+        # Through the memory map: no HDF5 call at all.
+        ("plain", (20000,), None, np.arange(0, 20000, 7), []),
+        ("plain", (2000, 1024), None, np.arange(0, 2000, 10), []),
         # 2858 indices 48 bytes apart: one window, one hyperslab.
-        ("plain", (20000,), None, np.arange(0, 20000, 7), ["_g_read_slice"]),
+        ("plain-pytables", (20000,), None, np.arange(0, 20000, 7), ["_g_read_slice"]),
         # 200 rows 72 KiB apart: too many windows, unions of MAX_RUNS.
-        ("plain", (2000, 1024), None, np.arange(0, 2000, 10), ["_g_read_selection"] * 2),
+        ("plain-pytables", (2000, 1024), None, np.arange(0, 2000, 10), ["_g_read_selection"] * 2),
         # Far apart in different chunks: one hyperslab per window.
         ("compressed", (20000,), (1000,), np.array([5, 10000, 19999]), ["_g_read_slice"] * 3),
         # Same chunk, far apart in bytes: one window (the chunk is read anyway).
         ("compressed", (20000, 8), (20000, 8), np.array([0, 19999]), ["_g_read_slice"]),
     ],
-    ids=["merged", "union-batches", "per-chunk", "same-chunk"],
+    ids=["mapped", "mapped-scattered", "merged", "union-batches", "per-chunk", "same-chunk"],
 )
 def test_hdf5_calls_are_few(ref, count_calls, kind, shape, chunks, idx, want):
     a = np.arange(int(np.prod(shape)), dtype="f8").reshape(shape)
@@ -248,7 +256,7 @@ def test_dtypes(ref, kind, dtype):
 )
 def test_unsupported_dtypes(ref, kind, dtype):
     with pytest.raises(BackendError, match="cannot store dtype"):
-        backend_class(kind).create(ref, "/bad", shape=(3,), dtype=dtype)
+        backend_class(kind.split("-")[0]).create(ref, "/bad", shape=(3,), dtype=dtype)
     assert "/bad" not in ref.file  # refused before anything is created
 
 
@@ -349,7 +357,7 @@ def test_empty_rows_compressed(ref, shape):
 
 def test_shape_only_is_zeros(ref):
     for kind in KINDS:
-        b = backend_class(kind).create(ref, f"/z{next(_counter)}", shape=(300, 2), dtype=">u2")
+        b = backend_class(kind.split("-")[0]).create(ref, f"/z{next(_counter)}", shape=(300, 2), dtype=">u2")
         out = b.read(full((300, 2)))
         assert out.dtype == np.dtype(">u2") and not out.any()
 

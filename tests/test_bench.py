@@ -50,8 +50,8 @@ def run_tiny(tmp_path: Path, *only: str, extra: tuple[str, ...] = ()) -> dict:
 
 
 def test_suite_writes_the_promised_json(tmp_path, capsys):
-    res = run_tiny(tmp_path, "slice,full,row", "element", "fancy", "mask", "column", "reverse",
-                   "minibatch", "reduce", "ragged", "codecs")
+    res = run_tiny(tmp_path, "slice,full,row", "element", "fancy", "mask", "column", "column5",
+                   "reverse", "minibatch", "reduce", "ragged", "codecs")
     assert set(res) >= {"machine", "config", "notes", "results", "targets", "skipped", "extra", "elapsed_s"}
     assert set(res["machine"]) >= {"cpu", "cores_logical", "ram_gib", "python", "versions"}
     assert set(res["machine"]["versions"]) >= {"numpy", "tables", "h5py", "zarr", "blosc2"}
@@ -73,12 +73,16 @@ def test_suite_writes_the_promised_json(tmp_path, capsys):
         if not r["impl"].startswith("lazyarr") and r["workload"] != "ragged":
             assert r["lazyarr_ratio_min"] is not None, r
         assert r["min_s"] <= r["median_s"]
-    assert {t["target"] for t in res["targets"]} >= {"fancy sorted, zstd: <= 1/50 PyTables"}
+    assert {t["target"] for t in res["targets"]} >= {
+        "fancy sorted, zstd: <= 1/50 PyTables", "13: plain column x[:, 5] <= 2x memmap",
+        "13: plain 5,120 unsorted rows, repeats <= 3x memmap",
+        "13: ragged random item <= 0.5x the walkthrough's getter"}
+    assert any(r["case"] == "x[:, 5]" for r in recs)
     codecs = res["extra"]["codecs"]
     assert {c["compression"] for c in codecs} == {"blosc2:zstd", "blosc2:lz4", "zlib", None}
     assert all(c["ratio"] > 0 and c["random_row_us"] > 0 for c in codecs)
     out = capsys.readouterr().out
-    assert "lazyarr/peer min" in out and "Targets of issue 5" in out
+    assert "lazyarr/peer min" in out and "Targets of issues 5 and 13" in out
 
 
 def test_interrupt_removes_the_data(tmp_path, monkeypatch, capsys):

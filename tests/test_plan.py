@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import lazyarr as la
-from lazyarr.backends.base import selection_shape
-from lazyarr.index import normalize
-from lazyarr.plan import plan_read
+from lazyarr.core.selection import selection_shape
+from lazyarr.core.normalize import normalize
+from lazyarr.core.plan import plan_read
 
 
 def plan(key, shape, itemsize=8):

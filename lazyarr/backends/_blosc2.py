@@ -42,8 +42,9 @@ from typing import Any, Callable
 import blosc2
 import numpy as np
 
-from lazyarr.backends._pytables import _key, _runs
-from lazyarr.backends.base import HDF5_LOCK, Selection, selection_shape
+from lazyarr.backends.base import HDF5_LOCK
+from lazyarr.core.selection import Selection, orthogonal_key, runs, selection_shape
+from lazyarr.core.support import project
 
 __all__ = ["eligible", "read", "invalidate", "LRU_BYTES"]
 
@@ -144,36 +145,6 @@ def invalidate(node: Any) -> None:
 
 
 # ---------------------------------------------------------------- planning
-def _axis_parts(s: slice | np.ndarray, c: int) -> list[tuple[int, Any, slice]]:
-    """The chunks one axis of a selection touches: ``(chunk index, positions
-    inside the chunk, positions in the result)``. Selections are ascending,
-    so each chunk's share of the result is one contiguous slice."""
-    if isinstance(s, slice):
-        start, stop, step = s.start, s.stop, s.step
-        n = len(range(start, stop, step))
-        parts = []
-        j = 0
-        while j < n:
-            p = start + j * step
-            k = p // c
-            j_hi = min(n, -(-((k + 1) * c - start) // step))
-            last = start + (j_hi - 1) * step
-            parts.append((k, slice(p - k * c, last - k * c + 1, step), slice(j, j_hi)))
-            j = j_hi
-        return parts
-    ks = s // c
-    br = (np.flatnonzero(ks[1:] != ks[:-1]) + 1).tolist()
-    los, his = [0] + br, br + [len(s)]
-    out = []
-    for lo, hi in zip(los, his):
-        k = int(ks[lo])
-        local = s[lo:hi] - k * c
-        if local[-1] - local[0] == hi - lo - 1:  # a run: slicing is cheaper
-            local = slice(int(local[0]), int(local[-1]) + 1, 1)
-        out.append((k, local, slice(lo, hi)))
-    return out
-
-
 def _first_last(local: Any) -> tuple[int, int]:
     if isinstance(local, slice):
         return local.start, local.start + (len(range(local.start, local.stop, local.step)) - 1) * local.step
@@ -198,8 +169,9 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     out = np.empty(selection_shape(sel), dtype=dtype)
     if out.size == 0:
         return out
-    per_axis = [_axis_parts(s, c) for s, c in zip(sel, cs)]
-    combos = _product(per_axis)
+    # Which chunks the read touches, and where each part lands: the core's
+    # one projection.
+    combos = project(sel, cs)
     small = len(combos) <= SMALL_READ_CHUNKS
     lru = _lru(node)
     inner = int(np.prod(cs[1:], dtype=np.int64))
@@ -229,13 +201,6 @@ def _scratch(nbytes: int) -> np.ndarray:
     if buf is None or buf.nbytes < nbytes:
         buf = _RAW.scratch = np.empty(nbytes, dtype=np.uint8)
     return buf[:nbytes]
-
-
-def _product(per_axis: list[list]) -> list[tuple]:
-    combos: list[tuple] = [()]
-    for parts in per_axis:
-        combos = [c + (p,) for c in combos for p in parts]
-    return combos
 
 
 #: What :func:`_fetch` returns for a chunk that is not in storage.
@@ -300,7 +265,7 @@ def _copy_part(buf: np.ndarray, row0: int, combo: tuple, out: np.ndarray) -> Non
     """``out[result part] = buf[chunk part]``, ``buf`` starting at chunk row ``row0``."""
     local = [_shift(combo[0][1], row0)] + [p[1] for p in combo[1:]]
     dst = tuple(p[2] for p in combo)
-    out[dst] = buf[_key(local, list(buf.shape))]
+    out[dst] = buf[orthogonal_key(local, buf.shape)]
 
 
 def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tuple,
@@ -355,7 +320,7 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         if schunk is None:
             schunk = _frame(raw)
         parts = {}
-        b0s, b1s = _runs(np.asarray(blocks, dtype=np.int64))
+        b0s, b1s = runs(np.asarray(blocks, dtype=np.int64))
         for b0, b1 in zip(b0s.tolist(), b1s.tolist()):
             lo, hi = b0 * rows, min(cs[0], b1 * rows)
             flat = np.frombuffer(schunk.get_slice(lo * inner, hi * inner), dtype=dtype)

@@ -38,7 +38,9 @@ from lazyarr.backends._hdf5 import (  # noqa: F401  (re-exported for the backend
     hdf5_errors,
     quiet,
 )
-from lazyarr.backends.base import BackendBase, Selection, selection_shape
+from lazyarr.backends.base import BackendBase
+from lazyarr.core.selection import Selection, merge_runs, orthogonal_key, runs, selection_shape
+from lazyarr.core.support import DEFAULT_COST, CostModel
 from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,10 +61,10 @@ __all__ = [
 MAX_RUNS = 128
 #: Gaps smaller than this (in bytes of the block being read) are read through
 #: and dropped in memory: cheaper than one more hyperslab.
-GAP_BYTES = 64 * 2**10
+GAP_BYTES = DEFAULT_COST.gap_bytes  # the cost model's gap worth bridging
 #: Windows merged across gaps stop at multiples of this many bytes, so a
 #: sparse key over a large array reads it piece by piece into one buffer.
-PIECE_BYTES = 16 * 2**20
+PIECE_BYTES = DEFAULT_COST.piece_bytes
 
 _SUPPORTED_KINDS = "biufcS"
 
@@ -126,33 +128,6 @@ def node_dtype(node: tables.Leaf) -> np.dtype:
     return dt
 
 
-def _runs(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and (exclusive) stops of the runs of consecutive values in ``idx``."""
-    if len(idx) == 0:
-        return idx[:0], idx[:0]
-    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-    starts = idx[np.concatenate(([0], breaks))]
-    stops = idx[np.concatenate((breaks - 1, [len(idx) - 1]))] + 1
-    return starts, stops
-
-
-def _merge(starts: np.ndarray, stops: np.ndarray, max_gap: int,
-           chunk: int | None, piece: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Merge runs into read windows: across gaps of at most ``max_gap``
-    elements, and within one chunk (a chunk is decompressed whole anyway),
-    but never across a multiple of ``piece`` (bounded windows are read into
-    one reused buffer instead of one huge fresh one)."""
-    if len(starts) <= 1:
-        return starts, stops
-    join = (starts[1:] - stops[:-1]) <= max_gap
-    if chunk:
-        join |= (starts[1:] // chunk) == ((stops[:-1] - 1) // chunk)
-    if piece:
-        join &= (starts[1:] // piece) == (starts[:-1] // piece)
-    keep = ~join
-    return starts[np.concatenate(([True], keep))], stops[np.concatenate((keep, [True]))]
-
-
 class _Axis:
     """One axis of a selection as windows to read.
 
@@ -170,9 +145,9 @@ class _Axis:
             self.exact = True
             return
         idx = np.asarray(s, dtype=np.int64)
-        starts, stops = _runs(idx)
+        starts, stops = runs(idx)
         if merge_gap is not None:  # reads only: a write must not touch the gaps
-            starts, stops = _merge(starts, stops, merge_gap, chunk, piece)
+            starts, stops = merge_runs(starts, stops, merge_gap, chunk, piece)
         self.exact = bool((stops - starts).sum() == len(idx))
         bounds = np.searchsorted(idx, stops)  # where each window's indices end
         self.windows = []
@@ -229,15 +204,6 @@ def _plan_selection(node: tables.Leaf, shape: tuple[int, ...], itemsize: int,
                 piece = max(chunk, piece // chunk * chunk)
         axes.append(_Axis(n, s, chunk, gap, piece))
     return axes
-
-
-def _key(parts: list, lengths: list[int]) -> tuple:
-    """A NumPy key for the outer product of ``parts`` (slices or index arrays)."""
-    if sum(not isinstance(p, slice) for p in parts) <= 1:
-        # One index array keeps its axis position: a plain orthogonal key.
-        return tuple(parts)
-    # Several arrays would broadcast together (points, not a box): np.ix_.
-    return np.ix_(*[np.arange(n)[p] if isinstance(p, slice) else p for p, n in zip(parts, lengths)])
 
 
 #: Reused start/stop/step rows per rank: filling them costs less than making
@@ -319,14 +285,14 @@ def read_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection) ->
             # One buffer for every box: each is copied out before the next.
             buf = scratch[:size].reshape(bshape)
             _read_slice(node, box, buf)
-            out[_key([x[4] for x in w], list(out_shape))] = buf[_key([x[3] for x in w], list(buf.shape))]
+            out[orthogonal_key([x[4] for x in w], list(out_shape))] = buf[orthogonal_key([x[3] for x in w], list(buf.shape))]
         return out
     batches = [a.union_batches(i) for i, a in enumerate(axes)]
     for combo in itertools.product(*batches):
         ops = [op for b in combo for op in b[0]]
         buf = np.empty(tuple(b[1] for b in combo), dtype=native)
         node._g_read_selection(ops, buf)
-        out[_key([b[3] for b in combo], list(out_shape))] = buf[_key([b[2] for b in combo], list(buf.shape))]
+        out[orthogonal_key([b[3] for b in combo], list(out_shape))] = buf[orthogonal_key([b[2] for b in combo], list(buf.shape))]
     return out
 
 
@@ -352,7 +318,7 @@ def write_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection,
     for combo in itertools.product(*batches):
         ops = [op for b in combo for op in b[0]]
         part = value if single else np.ascontiguousarray(
-            value[_key([b[3] for b in combo], list(value.shape))]
+            value[orthogonal_key([b[3] for b in combo], list(value.shape))]
         )
         node._g_write_selection(ops, part)
 
@@ -461,8 +427,18 @@ class PyTablesBackend(BackendBase):
     # ------------------------------------------------------------ protocol
     @property
     def shape(self) -> tuple[int, ...]:
-        with HDF5_LOCK:
-            return self._shape_of(self._node())
+        # No lock: the node is cached (looked up again, under the lock, only
+        # after a reopen or a fork) and its shape is a plain attribute
+        # PyTables replaces on append. A read then takes the lock once.
+        return self._shape_of(self._node())
+
+    @property
+    def cost(self) -> CostModel:
+        """The cost model's parameters for this node (its chunk shape)."""
+        cost = self.__dict__.get("_cost")
+        if cost is None:
+            cost = self._cost = CostModel(chunks=self.chunks)
+        return cost
 
     @property
     def dtype(self) -> np.dtype:

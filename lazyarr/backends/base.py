@@ -1,7 +1,7 @@
 """The backend protocol, the registry of backend kinds, and the HDF5 lock.
 
 A backend is the only code that touches storage. It never sees a user's key:
-the planner (:mod:`lazyarr.plan`) hands it an *orthogonal selection*, one entry
+the planner (:mod:`lazyarr.core.plan`) hands it an *orthogonal selection*, one entry
 per stored axis, each entry either
 
 * a ``slice`` with ``0 <= start <= stop <= shape[axis]`` and ``step >= 1``
@@ -13,6 +13,10 @@ per stored axis, each entry either
 exactly ``backend.dtype``. ``write(sel, value)`` stores ``value`` (already of
 that shape and dtype) at those positions. ``append(rows)`` extends axis 0
 (``rows.shape[1:] == shape[1:]``, dtype already ``backend.dtype``).
+
+A backend also declares what it can read (``support``, an
+:class:`~lazyarr.core.support.IndexingSupport` level) and its cost parameters
+(``cost``, a :class:`~lazyarr.core.support.CostModel`); see :mod:`lazyarr.core`.
 
 Examples
 --------
@@ -27,9 +31,12 @@ array([[ 1,  3],
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar, Protocol, Union, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
+
+from lazyarr.core.selection import Selection, selection_shape
+from lazyarr.core.support import DEFAULT_COST, CostModel, IndexingSupport
 
 __all__ = [
     "Backend",
@@ -41,11 +48,9 @@ __all__ = [
     "selection_shape",
     "BackendBase",
     "check_plain_dtype",
+    "IndexingSupport",
+    "CostModel",
 ]
-
-#: One entry per stored axis: a normalized positive-step slice or a sorted
-#: unique int64 array.
-Selection = tuple[Union[slice, np.ndarray], ...]
 
 #: PyTables and HDF5 are not thread-safe: every call into them, from any
 #: backend in this process, holds this lock. Planning and the in-memory
@@ -85,6 +90,13 @@ class BackendBase:
     readonly: bool = True
     extendable: bool = False
     chunks: tuple[int, ...] | None = None
+    #: What ``read`` takes: the protocol's orthogonal selections.
+    support: IndexingSupport = IndexingSupport.ORTHOGONAL
+
+    @property
+    def cost(self) -> CostModel:
+        """This backend's cost parameters (the defaults, with its chunk shape)."""
+        return CostModel(chunks=self.chunks) if self.chunks else DEFAULT_COST
 
     @property
     def nbytes_stored(self) -> int | None:
@@ -158,20 +170,3 @@ def check_plain_dtype(dtype: Any, what: str) -> np.dtype:
     if dt.kind not in "biufcS" or dt.hasobject or dt.shape:
         raise TypeError(f"{what} has dtype {dt}; only bool, numeric and fixed-width bytes are supported")
     return dt
-
-
-def selection_shape(sel: Selection) -> tuple[int, ...]:
-    """Shape of the block a backend returns for ``sel``.
-
-    Examples
-    --------
-    >>> selection_shape((slice(2, 9, 3), np.array([0, 4])))
-    (3, 2)
-    """
-    out = []
-    for s in sel:
-        if isinstance(s, slice):
-            out.append(len(range(s.start, s.stop, s.step)))
-        else:
-            out.append(len(s))
-    return tuple(out)

@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.backends.base import Selection
+from lazyarr.core.selection import Selection
+from lazyarr.core.support import DEFAULT_COST, CostModel, IndexingSupport
 from lazyarr.errors import BackendError
 
 __all__ = [
@@ -256,10 +257,22 @@ class EncodedBackend:
     def __reduce__(self) -> tuple:
         return (EncodedBackend, (self._inner, self._dtype, (self._storage, self._extra)))
 
+    #: Reads and writes go through :meth:`read`/:meth:`write`, which undo the
+    #: stored form: never NumPy keys straight to the inner backend (a plain
+    #: node's memory map holds the stored form).
+    support = IndexingSupport.ORTHOGONAL
+
+    @property
+    def cost(self) -> CostModel:
+        return CostModel(chunks=self.chunks) if self.chunks else DEFAULT_COST
+
+    #: What is the inner backend's, as it is.
+    _DELEGATED = frozenset({"kind", "fileref", "path", "readonly", "extendable", "deferred",
+                            "flush"})
+
     def __getattr__(self, name: str) -> Any:
-        # kind, fileref, path, readonly, extendable, deferred, flush, ...
-        if name.startswith("__") or name in ("_inner", "_dtype", "_storage", "_extra"):
-            raise AttributeError(name)
+        if name not in EncodedBackend._DELEGATED:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(self._inner, name)
 
     def __repr__(self) -> str:

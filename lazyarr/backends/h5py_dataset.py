@@ -2,9 +2,10 @@
 
 h5py reads slices with a positive step and *one* increasing index list per
 selection. The planner already turns every NumPy key into per-axis slices and
-sorted unique arrays; this backend only has to serve selections with index
-arrays on several axes, which h5py refuses. For those it picks, by cost, one
-of two plans (see :func:`_multi_array_plan`):
+sorted unique arrays; this backend declares
+:attr:`~lazyarr.core.support.IndexingSupport.ONE_VECTOR` (one index list per
+call), and the core cuts a selection with index arrays on several axes into
+calls it can make (:func:`lazyarr.core.support.split_for`), by cost, one of:
 
 * **slab**: h5py reads the one index array it can (the axis where it saves
   most) and the *bounding slices* of the other array axes; NumPy then takes
@@ -15,7 +16,8 @@ of two plans (see :func:`_multi_array_plan`):
   HDF5's per-call overhead (tens of microseconds) each time.
 
 The slab wins unless it would read many times more than wanted; the overhead
-of a call is counted as :data:`CALL_OVERHEAD_BYTES` of reading.
+of a call is counted as :data:`CALL_OVERHEAD_BYTES` of reading (this
+backend's ``cost.call_bytes``).
 
 Every h5py call holds :data:`lazyarr.backends.base.HDF5_LOCK`: h5py has its own
 lock, but lazyarr's rule is one lock for everything that enters HDF5, so h5py
@@ -28,8 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.backends.base import HDF5_LOCK, BackendBase, Selection, check_plain_dtype, selection_shape
+from lazyarr.backends.base import HDF5_LOCK, BackendBase, check_plain_dtype
 from lazyarr.backends.encoded import declared_char
+from lazyarr.core.selection import (Selection, apply_orthogonal, entry_length, selection_shape)
+from lazyarr.core.support import CostModel, IndexingSupport, multi_array_choice, split_for
 
 try:
     import h5py
@@ -45,23 +49,10 @@ __all__ = ["H5pyBackend", "CALL_OVERHEAD_BYTES"]
 CALL_OVERHEAD_BYTES = 64 * 2**10
 
 
-def _length(s: slice | np.ndarray) -> int:
-    return len(range(s.start, s.stop, s.step)) if isinstance(s, slice) else len(s)
-
-
-def _span(s: slice | np.ndarray) -> slice:
-    """The smallest unit-step slice covering an entry."""
-    if isinstance(s, slice):
-        n = _length(s)
-        return slice(s.start, s.start + (n - 1) * s.step + 1 if n else s.start, 1)
-    return slice(int(s[0]), int(s[-1]) + 1, 1)
-
-
 def _multi_array_plan(sel: Selection, itemsize: int) -> tuple[str, int]:
-    """``("slab", axis)`` or ``("loop", axis)`` for a selection with >= 2 array axes.
+    """``("slab", axis)`` or ``("loop", axis)``: the core's choice for this backend.
 
-    For ``slab`` the axis is the one h5py reads by index list; for ``loop``
-    it is the axis iterated one index per call.
+    See :func:`lazyarr.core.support.multi_array_choice`.
 
     Examples
     --------
@@ -78,19 +69,7 @@ def _multi_array_plan(sel: Selection, itemsize: int) -> tuple[str, int]:
     >>> _multi_array_plan((np.arange(0, 20, 2), np.array([1, 3])), 8)
     ('slab', 0)
     """
-    lengths = [_length(s) for s in sel]
-    arrays = [ax for ax, s in enumerate(sel) if not isinstance(s, slice)]
-    spans = [_length(_span(s)) if not isinstance(s, slice) else n for s, n in zip(sel, lengths)]
-    # Slab: keep the list on the axis whose bounding slice would cost most.
-    keep = max(arrays, key=lambda ax: spans[ax] / max(1, lengths[ax]))
-    slab = itemsize * int(np.prod([lengths[ax] if ax == keep else spans[ax]
-                                   for ax in range(len(sel))], dtype=np.float64))
-    # Loop over the shortest other array axis; what each call reads is
-    # estimated as the slab of the remaining axes (an upper bound).
-    loop_ax = min((ax for ax in arrays if ax != keep), key=lambda ax: lengths[ax])
-    per_call = slab / max(1, spans[loop_ax])
-    loop = lengths[loop_ax] * (CALL_OVERHEAD_BYTES + per_call)
-    return ("slab", keep) if slab + CALL_OVERHEAD_BYTES <= loop else ("loop", loop_ax)
+    return multi_array_choice(sel, itemsize, CALL_OVERHEAD_BYTES)
 
 
 class H5pyBackend(BackendBase):
@@ -130,6 +109,8 @@ class H5pyBackend(BackendBase):
     """
 
     kind = "h5py"
+    #: h5py reads slices and one increasing index list per call.
+    support = IndexingSupport.ONE_VECTOR
 
     def __init__(self, dset: Any) -> None:
         if not isinstance(dset, h5py.Dataset):
@@ -167,33 +148,32 @@ class H5pyBackend(BackendBase):
             return {"file": self._d.file.filename, "name": self._d.name}
 
     # ----------------------------------------------------------------- reads
+    @property
+    def cost(self) -> CostModel:
+        """This backend's cost parameters: an h5py call costs more than a PyTables one."""
+        return CostModel(call_bytes=CALL_OVERHEAD_BYTES, chunks=self.chunks)
+
     def read(self, sel: Selection) -> np.ndarray:
-        arrays = [ax for ax, s in enumerate(sel) if not isinstance(s, slice)]
         out = np.empty(selection_shape(sel), dtype=self._dtype)
         if not out.size:
             return out
-        if len(arrays) <= 1:
-            with HDF5_LOCK:
+        # The core decides the calls; this only makes them, under one lock.
+        steps = split_for(tuple(sel), self.support, self.cost, self._dtype.itemsize)
+        with HDF5_LOCK:
+            if len(steps) == 1 and steps[0].take is None:
                 # read_direct fills ``out`` in its own dtype (byte order kept),
                 # and a 0-d selection stays an array.
-                self._d.read_direct(out, tuple(sel))
-            return out
-        how, ax = _multi_array_plan(sel, self._dtype.itemsize)
-        if how == "loop":
-            lead = (slice(None),) * ax
-            for j, i in enumerate(sel[ax]):
-                sub = sel[:ax] + (slice(int(i), int(i) + 1, 1),) + sel[ax + 1:]
-                out[lead + (slice(j, j + 1),)] = self.read(sub)
-            return out
-        slab_sel = tuple(s if (i == ax or isinstance(s, slice)) else _span(s)
-                         for i, s in enumerate(sel))
-        slab = np.empty(selection_shape(slab_sel), dtype=self._dtype)
-        with HDF5_LOCK:
-            self._d.read_direct(slab, slab_sel)
-        for i, s in enumerate(sel):
-            if i != ax and not isinstance(s, slice):
-                slab = np.take(slab, s - s[0], axis=i)
-        out[...] = slab
+                self._d.read_direct(out, steps[0].read)
+                return out
+            for st in steps:
+                block = np.empty(selection_shape(st.read), dtype=self._dtype)
+                self._d.read_direct(block, st.read)
+                if st.take is not None:
+                    block = apply_orthogonal(block, st.take)
+                if st.out is None:
+                    out[...] = block
+                else:
+                    out[st.out] = block
         return out
 
     # ---------------------------------------------------------------- writes
@@ -207,7 +187,7 @@ class H5pyBackend(BackendBase):
             return
         # h5py writes one list per call: loop over the shortest other array
         # axis (no read-modify-write of a slab, which could race a reader).
-        loop_ax = min(arrays[1:], key=lambda ax: _length(sel[ax]))
+        loop_ax = min(arrays[1:], key=lambda ax: entry_length(sel[ax]))
         for j, i in enumerate(sel[loop_ax]):
             sub = sel[:loop_ax] + (slice(int(i), int(i) + 1, 1),) + sel[loop_ax + 1:]
             self.write(sub, value[(slice(None),) * loop_ax + (slice(j, j + 1),)])

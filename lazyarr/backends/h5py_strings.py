@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lazyarr.backends.base import HDF5_LOCK, BackendBase, Selection, register_backend
+from lazyarr.backends.base import HDF5_LOCK, BackendBase, register_backend
+from lazyarr.core.selection import Selection
 from lazyarr.errors import BackendError, ReadOnlyError
 
 try:

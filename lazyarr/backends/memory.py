@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lazyarr.backends.base import BackendBase, Selection, register_backend
+from lazyarr.backends.base import BackendBase, IndexingSupport, Selection, register_backend
+from lazyarr.core.selection import apply_orthogonal, orthogonal_key
 from lazyarr.errors import BackendError
 
 __all__ = ["MemoryBackend"]
-
-
-def _orthogonal_index(sel: Selection) -> tuple:
-    """A NumPy key that selects the same box as the orthogonal selection ``sel``.
-
-    With any array present every axis becomes an ``np.ix_`` array, so several
-    arrays select their outer product rather than points.
-    """
-    if all(isinstance(s, slice) for s in sel):
-        # ``...`` keeps a 0-d selection an array (``a[()]`` would be a scalar).
-        return tuple(sel) + (Ellipsis,)
-    return np.ix_(
-        *[np.arange(s.start, s.stop, s.step) if isinstance(s, slice) else s for s in sel]
-    )
 
 
 @register_backend
@@ -46,13 +33,21 @@ class MemoryBackend(BackendBase):
 
     kind = "memory"
     extendable = True
+    #: NumPy indexes the array itself: the read path hands it user keys.
+    support = IndexingSupport.NUMPY
 
     def __init__(self, array, *, readonly: bool = False) -> None:
         a = np.asarray(array)
         if a.dtype.hasobject:
             raise BackendError("object arrays cannot be stored: use a numeric dtype")
-        self._a = a
+        self._set(a)
         self.readonly = readonly or not a.flags.writeable
+
+    def _set(self, a: np.ndarray) -> None:
+        self._a = a
+        # What NumPy makes the base of a view of ``a``: a result with this
+        # base shares memory with the backend and must be copied.
+        self._owner = a[...].base
 
     @property
     def array(self) -> np.ndarray:
@@ -68,10 +63,22 @@ class MemoryBackend(BackendBase):
         return self._a.dtype
 
     def read(self, sel: Selection) -> np.ndarray:
-        return np.array(self._a[_orthogonal_index(sel)], copy=True)
+        return apply_orthogonal(self._a, sel)
 
     def write(self, sel: Selection, value: np.ndarray) -> None:
-        self._a[_orthogonal_index(sel)] = value
+        a = self._a
+        a[orthogonal_key(sel, a.shape)] = value
+
+    def getitem(self, key: object) -> object:
+        """``array[key]`` as NumPy gives it, never a view of the array."""
+        out = self._a[key]
+        if type(out) is np.ndarray and out.base is self._owner:
+            return out.copy()
+        return out
+
+    def setitem(self, key: object, value: object) -> None:
+        """``array[key] = value``, NumPy's rules."""
+        self._a[key] = value
 
     def append(self, rows: np.ndarray) -> None:
         # A new array each time: the old one may be shared with the caller.
@@ -79,7 +86,7 @@ class MemoryBackend(BackendBase):
         out = np.empty((len(self._a) + len(rows),) + self._a.shape[1:], dtype=self._a.dtype)
         out[: len(self._a)] = self._a
         out[len(self._a) :] = rows
-        self._a = out
+        self._set(out)
 
     def describe(self) -> dict:
         return {"in_memory": True}

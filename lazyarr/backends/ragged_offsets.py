@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tables
 
+from lazyarr.backends import _blosc2
 from lazyarr.backends._pytables import (
     GAP_BYTES,
     quiet,
@@ -46,6 +47,7 @@ from lazyarr.backends._pytables import (
     set_kind_attrs,
 )
 from lazyarr.backends.base import HDF5_LOCK, BackendBase, register_backend
+from lazyarr.core.selection import merge_groups
 from lazyarr.backends.compressed import CHUNK_BYTES, make_filters
 from lazyarr.errors import BackendError, CorruptStoreError, ReadOnlyError
 
@@ -498,6 +500,10 @@ class RaggedOffsetsBackend(RaggedBackendBase):
 
     kind = "ragged-offsets"
     _columns = ("data", "bounds", "shapes")
+    #: Data appended since the last flush: raw Blosc2 chunk reads (which come
+    #: from the file, not HDF5's caches) need a flush first.
+    _unflushed = True
+    _raw_for: tuple[Any, Any] | None = None
 
     @classmethod
     def _create_columns(cls, ref: "FileRef", group: Any, dt: np.dtype, nd: int, filters: Any,
@@ -571,22 +577,33 @@ class RaggedOffsetsBackend(RaggedBackendBase):
             bounds = self._read_meta("bounds", idx)
             shapes = self._read_meta("shapes", idx)
             starts, stops = bounds[:, 0], bounds[:, 1]
-            # Windows of the flat data: start a new one where the gap since
-            # the previous item's stop is too large to read through.
-            new = np.ones(len(idx), dtype=bool)
-            new[1:] = starts[1:] - stops[:-1] > gap
-            firsts = np.flatnonzero(new)
-            lasts = np.append(firsts[1:], len(idx)) - 1
+            if len(idx) == 1:  # one item (the random-access case): one window
+                windows = [(0, 0, int(starts[0]), int(stops[0]))]
+            else:
+                # Windows of the flat data: start a new one where the gap since
+                # the previous item's stop is too large to read through.
+                firsts, lasts = merge_groups(starts, stops, gap)
+                windows = [(f, l, int(starts[f]), int(stops[l]))
+                           for f, l in zip(firsts.tolist(), lasts.tolist())]
             data = nodes["data"]
-            native = np.dtype(data.atom.dtype)
-            bufs = []
-            for f, l in zip(firsts.tolist(), lasts.tolist()):
-                lo, hi = int(starts[f]), int(stops[l])
-                buf = np.empty(hi - lo, dtype=native)
-                if hi > lo:
-                    data._g_read_slice(np.array([lo], dtype=np.int64), np.array([hi], dtype=np.int64),
-                                       np.array([1], dtype=np.int64), buf)
-                bufs.append((f, l, lo, self._native(buf)))
+            raw = self._raw_data(data)
+            if raw:
+                if self._unflushed:
+                    # Raw chunks come from the file: appends must be in it,
+                    # and the decoded blocks of the old last chunk forgotten.
+                    data.flush()
+                    _blosc2.invalidate(data)
+                    self._unflushed = False
+                geometry = ((int(data.nrows),),) + raw
+            else:
+                bufs = [(f, l, lo, self._read_flat(data, lo, hi)) for f, l, lo, hi in windows]
+        if raw:
+            # Only the Blosc2 blocks the items lie in are decoded (and kept
+            # in the node's block LRU for the next small read), outside the
+            # lock like compressed arrays' reads.
+            bufs = [(f, l, lo, _blosc2.read(data, *geometry, (slice(lo, hi, 1),), self._dtype,
+                                            self._locked_flat_read))
+                    for f, l, lo, hi in windows]
         # Split outside the lock: no HDF5 here. This loop is most of the cost
         # of a large read, hence the plain lists and no reshape of 1-d items.
         out: list[np.ndarray] = []
@@ -608,10 +625,36 @@ class RaggedOffsetsBackend(RaggedBackendBase):
                                repeat(memoryview(buf)), offsets))
         return out
 
+    def _raw_data(self, data: Any) -> tuple | None:
+        """``(chunk shape, fill value)`` when ``_blosc2`` decodes the data
+        column's chunks, else None; looked up once per node object."""
+        got = self._raw_for
+        if got is None or got[0] is not data:
+            raw = None
+            if _blosc2.eligible(data):
+                raw = (tuple(int(c) for c in data.chunkshape), data.atom.dflt)
+            got = self._raw_for = (data, raw)
+        return got[1]
+
+    def _read_flat(self, data: Any, lo: int, hi: int) -> np.ndarray:
+        """Elements ``lo:hi`` of the data column through PyTables (stored dtype)."""
+        buf = np.empty(hi - lo, dtype=data.atom.dtype)
+        if hi > lo:
+            data._g_read_slice(np.array([lo], dtype=np.int64), np.array([hi], dtype=np.int64),
+                               np.array([1], dtype=np.int64), buf)
+        return self._native(buf)
+
+    def _locked_flat_read(self, sel: tuple) -> np.ndarray:
+        # The fallback of _blosc2.read, for chunks it cannot decode.
+        (s,) = sel
+        with HDF5_LOCK, hdf5_errors(f"reading {self._where()}"):
+            return self._read_flat(self._nodes()["data"], s.start, s.stop)
+
     def _trim(self, nodes: dict[str, Any], n: int) -> None:
         super()._trim(nodes, n)
         if nodes["data"].nrows > self._last_stop:
             nodes["data"].truncate(self._last_stop)
+        self._unflushed = True
 
     def _write(self, nodes: dict[str, Any], flats: list[np.ndarray], shapes: np.ndarray) -> None:
         data = nodes["data"]
@@ -622,6 +665,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         flat = np.concatenate(flats) if len(flats) > 1 else flats[0]
         if flat.size:
             data.append(np.ascontiguousarray(flat, dtype=data.atom.dtype))
+            self._unflushed = True
         nodes["shapes"].append(shapes.astype(nodes["shapes"].atom.dtype))
         nodes["bounds"].append(bounds.astype(nodes["bounds"].atom.dtype))
         self._remember("bounds", bounds)

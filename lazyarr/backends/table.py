@@ -28,7 +28,8 @@ import numpy as np
 import tables
 
 from lazyarr.backends._pytables import PyTablesBackend, hdf5_errors, quiet
-from lazyarr.backends.base import HDF5_LOCK, Selection, register_backend, selection_shape
+from lazyarr.backends.base import HDF5_LOCK, register_backend
+from lazyarr.core.selection import Selection, selection_shape
 from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover

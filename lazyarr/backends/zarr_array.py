@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.backends.base import BackendBase, Selection, check_plain_dtype, selection_shape
+from lazyarr.backends.base import BackendBase, check_plain_dtype
 from lazyarr.backends.encoded import declared_char
+from lazyarr.core.selection import Selection, selection_shape
 
 try:
     import zarr
