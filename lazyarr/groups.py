@@ -309,7 +309,8 @@ def summary(info: dict[str, Any]) -> str:
     if info.get("compression"):
         parts.append(info["compression"])
     if info.get("nbytes_stored") is not None:
-        parts.append(f"{info['nbytes']:,} B raw, {info['nbytes_stored']:,} B stored")
+        ratio = "" if info.get("ratio") is None else f" (ratio {info['ratio']:.3g})"
+        parts.append(f"{info['nbytes']:,} B raw, {info['nbytes_stored']:,} B stored{ratio}")
     if info.get("attrs"):
         parts.append(_plural(info["attrs"], "attribute"))
     return ", ".join(parts)

@@ -25,17 +25,13 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
-import tables
-
 from lazyarr.array import LazyArray
 from lazyarr.backends._hdf5 import HDF5_LOCK, quiet
 from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend
 from lazyarr.backends.ragged_vl import RaggedVLBackend
 from lazyarr.cache import InMemory
-from lazyarr.errors import BackendError, ReadOnlyError
-from lazyarr.files import MODES, FileRef, core_driver_kw
 from lazyarr.creating import CreatingMixin
+from lazyarr.files import MODES, FileRef, core_driver_kw
 from lazyarr.groups import Attributes, Group, tree
 from lazyarr.nodes import is_group, node_path, open_backend, walk, wrap_backend
 from lazyarr.ragged import RaggedArray

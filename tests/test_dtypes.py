@@ -194,7 +194,6 @@ def store(tmp_path_factory):
         yield s
 
 
-@settings(max_examples=60)
 @given(ak=arrays_and_keys(_ARRAYS), backend=st.sampled_from(BACKENDS))
 @example(ak=(np.array(["NaT", "2000"], dtype="M8[ns]"), [1, 0, 1]), backend="compressed")
 def test_reads_match_numpy(store, ak, backend):
@@ -215,12 +214,40 @@ def _write_cases(draw):
     return a, key, value
 
 
-@settings(max_examples=60)
 @given(case=_write_cases(), backend=st.sampled_from(BACKENDS))
 def test_writes_match_numpy(store, case, backend):
     a, key, value = case
     x = store.create_array(f"w{next(_names)}", a, backend=backend)
     assert_same_write(x, a.copy(), key, value)
+
+
+_TABLE_DTYPE = np.dtype([("i", "<i4"), ("p", [("x", "<f8"), ("s", "S3")]), ("v", "<u2", (2,))])
+
+
+@pytest.fixture(scope="module")
+def table_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tables") / "t.h5"
+    tables.open_file(path, "w").close()
+    return path
+
+
+@settings(max_examples=50)  # a PyTables table per example: slow to make
+@given(ak=arrays_and_keys(hnp.arrays(_TABLE_DTYPE, st.integers(0, 12))), value=st.data())
+def test_table_reads_and_writes_match_numpy(table_file, ak, value):
+    """PyTables tables (and h5py's 1-d compound datasets) by any NumPy key."""
+    a, key = ak
+    name = f"t{next(_names)}"
+    with tables.open_file(table_file, "a") as f:
+        f.create_table("/", name, obj=a)
+    with la.open(table_file, "a") as s:
+        x = s[name]
+        assert x.backend.kind == "table"
+        assert_same_as_numpy(x.__getitem__, a, key)
+        try:
+            shape = a[key].shape
+        except IndexError:
+            shape = ()
+        assert_same_write(x, a.copy(), key, value.draw(hnp.arrays(_TABLE_DTYPE, shape)))
 
 
 def test_structured_field_keys_match_numpy(tmp_path):
