@@ -32,7 +32,7 @@ Examples
 ...     print(store)  # doctest: +ELLIPSIS
 /  group, 1 child, 1 attribute
 └── raw  group, 1 child
-    └── counts  compressed (6,) int64, chunks (3,), blosc2:zstd level 1, 48 B raw, ... B stored, 2 attributes
+    └── counts  compressed (6,) int64, chunks (3,), blosc2:zstd level 1, 48 B raw, ... B stored (ratio ...), 2 attributes
 """
 
 from __future__ import annotations
