@@ -54,6 +54,8 @@ class Sizes:
     ragged_appends: int = 20_000
     codec_rows: int = 2**19        # codecs: rows x 64 float32 = 128 MiB per setting
     codec_random: int = 300
+    direct_rows: int = 2**20       # direct: (rows, 64) float32, lazyarr's default compressed layout
+    direct_appends: int = 20_000   # direct: rows appended one at a time
 
     @classmethod
     def preset(cls, name: str) -> "Sizes":
@@ -62,12 +64,13 @@ class Sizes:
         if name == "quick":
             return cls(rows=2**18, slices=2, calls=1000, calls_compressed=100, fancy=1024,
                        column_rows=2**17, columns=1, minibatch_rows=2**16, ragged_appends=5000,
-                       codec_rows=2**14, codec_random=50)
+                       codec_rows=2**14, codec_random=50, direct_rows=2**17, direct_appends=5000)
         if name == "tiny":
             return cls(rows=20_000, cols=8, chunk_rows=1024, slice_rows=5000, slices=1, calls=50,
                        calls_compressed=20, fancy=64, column_rows=8192, columns=1,
                        minibatch_rows=4096, ragged_items=200, ragged_slice=100, ragged_random=50,
-                       ragged_appends=200, codec_rows=4096, codec_random=10)
+                       ragged_appends=200, codec_rows=4096, codec_random=10, direct_rows=10_000,
+                       direct_appends=300)
         raise ValueError(f"unknown preset {name!r}")
 
 

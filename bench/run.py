@@ -69,6 +69,23 @@ TARGETS += [
      "lazyarr", "pytables", 0.5),
     ("13: ragged 1,000-item slice <= 1/100 the walkthrough's getter", "ragged", "offsets", "item slice",
      "lazyarr", "pytables", 0.01),
+    ("13: SwapWindow plain minibatches <= 1.05x NoCache", "minibatch", "plain", "",
+     "lazyarr SwapWindow(64 MB)", "lazyarr NoCache", 1.05),
+    ("13: SwapWindow zstd minibatches <= 1.25x one big read", "minibatch", "blosc2:zstd", "",
+     "lazyarr SwapWindow(64 MB)", "lazyarr x[:R] one read", 1.25),
+]
+#: Issue 13b, lazyarr's default compressed layout (workload "direct").
+TARGETS += [
+    ("13: compressed random x[i] <= 0.05x PyTables", "direct", "zstd-1", "random x[i]", "lazyarr", "pytables",
+     0.05),
+    ("13: compressed 4,096 sorted rows <= 0.4x h5py", "direct", "zstd-1", "sorted rows", "lazyarr", "h5py", 0.4),
+    ("13: compressed 1% mask <= 0.5x h5py", "direct", "zstd-1", "mask", "lazyarr", "h5py", 0.5),
+    ("13: compressed full read <= 1.1x blosc2 alone", "direct", "zstd-1", "x[:]", "lazyarr",
+     "blosc2 decode only", 1.1),
+    ("13: compressed create <= 1.0x PyTables", "direct", "zstd-1", "create", "lazyarr", "pytables", 1.0),
+    ("13: compressed create <= 1.5x zarr", "direct", "zstd-1", "create", "lazyarr", "zarr", 1.5),
+    ("13: compressed one-row appends >= 0.5x bulk", "direct", "zstd-1", "appended", "lazyarr",
+     "lazyarr bulk", 2.0),
 ]
 
 

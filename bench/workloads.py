@@ -519,28 +519,46 @@ PERCALL_KEYS: list[tuple[str, Any]] = [
 def w_percall(ctx: Context) -> None:
     """The fixed cost of one call: lazyarr's memory backend against NumPy on the same array.
 
-    No file: a (1000, 20) float64 array in memory, ``x = la.wrap(a)``; each
-    key is called ``calls`` times per timed run. ``numpy`` is ``a[key]`` (a
-    view for basic keys); ``numpy + copy`` also copies views, as a read from
-    storage (and lazyarr, which never hands out a view of its data) does.
+    No file: a (1000, 20) float64 array in memory, ``x = la.wrap(a)``.
+    ``numpy`` is ``a[key]`` (a view for basic keys); ``numpy + copy`` also
+    copies views, as a read from storage (and lazyarr, which never hands out
+    a view of its data) does. Calls are timed in many short runs of
+    :data:`PERCALL_BATCH` calls, the implementations taking turns run by run,
+    so that a loaded machine slows each of them alike and the minimum is a
+    run nobody interrupted.
     """
+    import time
+
     import lazyarr as la
 
     a = np.arange(1000 * 20, dtype=np.float64).reshape(1000, 20)
     x = la.wrap(a)
-    n = max(200, min(20_000, ctx.sizes.calls))
-    reps = range(n)
+    runs = max(20, 10 * ctx.runner.repeats)
+    reps = range(PERCALL_BATCH)
     for case, key in PERCALL_KEYS:
         peers = {"lazyarr": x.__getitem__, "numpy": a.__getitem__,
                  "numpy + copy": lambda k: _copy(a[k])}
+        peers = {impl: get for impl, get in peers.items() if ctx.runner.wanted(impl)}
         for impl, get in peers.items():
-            def run(get: Callable[[Any], Any] = get, key: Any = key) -> None:
+            if not same(get(key), a[key]):
+                raise AssertionError(f"percall/memory/{case}: {impl} gave a different answer")
+        times: dict[str, list[float]] = {impl: [] for impl in peers}
+        for _ in range(runs):
+            for impl, get in peers.items():
+                t = time.perf_counter()
                 for _ in reps:
                     get(key)
+                times[impl].append(time.perf_counter() - t)
+        for impl, ts in times.items():
+            ctx.runner.add("percall", "memory", case, impl, (min(ts), float(np.median(ts))),
+                           calls=PERCALL_BATCH, primary=impl == "lazyarr")
 
-            ctx.runner.case("percall", "memory", case, impl, run, calls=n,
-                            check=lambda get=get, key=key: get(key), expect=a[key])
 
+#: Calls per timed run of :func:`w_percall`.
+PERCALL_BATCH = 200
+
+
+from bench.direct import w_blocks, w_direct  # noqa: E402  (they use this module's helpers)
 
 #: Workload name -> (function, needs the suite's array files).
 WORKLOADS: dict[str, tuple[Callable[[Context], None], bool]] = {
@@ -557,5 +575,7 @@ WORKLOADS: dict[str, tuple[Callable[[Context], None], bool]] = {
     "reduce": (w_reduce, True),
     "ragged": (w_ragged, False),
     "codecs": (w_codecs, False),
+    "direct": (w_direct, False),
+    "blocks": (w_blocks, False),
     "percall": (w_percall, False),
 }

@@ -131,29 +131,39 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
 
     # ----------------------------------------------------------------- reads
     def _plan(self, key: Any) -> ReadPlan:
-        return plan(key, self.shape, self.dtype.itemsize, call_cost=self._call_cost())
-
-    def _call_cost(self) -> int | None:
-        cost = getattr(self._backend, "cost", None)
-        return None if cost is None else cost.call_bytes
+        # Itemsize and the backend's call cost never change: looked up once.
+        # The shape is the backend's (which looks it up again only when the
+        # node can have changed).
+        meta = self.__dict__.get("_plan_meta")
+        if meta is None:
+            cost = getattr(self._backend, "cost", None)
+            meta = self._plan_meta = (self.dtype.itemsize, None if cost is None else cost.call_bytes)
+        return plan(key, self._backend.shape, meta[0], call_cost=meta[1])
 
     def __getitem__(self, key: Any) -> Any:
         bound = self._bound
-        if bound is not None and bound.direct:
-            # The backend takes NumPy keys (an ndarray behind it): NumPy
-            # validates and indexes, nothing to plan.
-            return bound.getitem(key)
         if isinstance(key, str) or (type(key) is list and key and isinstance(key[0], str)):
+            if bound is not None and bound.direct:
+                return bound.getitem(key)  # NumPy takes the fields itself
             from lazyarr.info import read_fields  # x["field"], x[["a", "b"]]
 
             return read_fields(self, key)
+        if bound is not None:
+            if bound.direct:
+                # The backend takes NumPy keys (an ndarray behind it): NumPy
+                # validates and indexes, nothing to plan.
+                return bound.getitem(key)
+            p = self._plan(key)
+            if not p.point_axes and 0 not in p.result_shape:
+                return bound.read_plan(p)  # one box: the hot path
+            return self._execute(p)
         return self._execute(self._plan(key))
 
     def _execute(self, plan: ReadPlan) -> Any:
         if 0 in plan.result_shape:
             # Nothing to read: NumPy's answer is an empty array of this shape.
             return np.empty(plan.result_shape, dtype=self.dtype)
-        if plan.mode == "box":
+        if not plan.point_axes:
             return self._cache.read_plan(plan)
         gathered = self._gather(plan)
         out = gathered[plan.post_key]

@@ -121,7 +121,10 @@ class BoundCache:
         return dict(zip(("hits", "misses", "backend_reads", "bytes_read"), tot))
 
     def _count(self, hits: int = 0, misses: int = 0, reads: int = 0, nbytes: int = 0) -> None:
-        c = self._mine()
+        try:
+            c = self._local.c
+        except AttributeError:
+            c = self._mine()
         c[0] += hits
         c[1] += misses
         c[2] += reads
@@ -299,6 +302,11 @@ class SwapWindow(CachePolicy):
             return ItemWindow(self, backend)
         if len(backend.shape) == 0:
             return BoundCache(self, backend)  # a 0-d array has no rows to window
+        if getattr(backend, "mapped", False):
+            # Its bytes are a memory map (a plain array): a window would only
+            # copy what NumPy indexes on the map in place, so reads pass
+            # straight through (issue 13: minibatches at NoCache's speed).
+            return BoundCache(self, backend)
         return _RowWindow(self, backend)
 
 

@@ -142,8 +142,40 @@ def to_dask(x: Any, chunks: Any = None) -> Any:
         chunks = dask_chunks(x.shape, x.dtype.itemsize, x.chunks, limit)
     meta = np.empty((0,) * x.ndim, dtype=x.dtype)
     normalized = da.core.normalize_chunks(chunks, x.shape, dtype=x.dtype)
-    return da.from_array(x, chunks=normalized, name=_name(x, normalized), lock=False,
+    return da.from_array(_Source(x), chunks=normalized, name=_name(x, normalized), lock=False,
                          asarray=True, fancy=False, meta=meta)
+
+
+class _Source:
+    """What a Dask graph holds for ``x``: its shape, dtype and reads, nothing else.
+
+    ``da.from_array`` calls ``copy()`` on any array-like that has one, and
+    ``LazyArray.copy()`` is NumPy's (it reads the whole array into memory):
+    handing Dask this thin wrapper keeps the graph a reference to the file.
+    """
+
+    __slots__ = ("x",)
+
+    def __init__(self, x: Any) -> None:
+        self.x = x
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.x.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.x.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.x.ndim
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.x[key]
+
+    def __reduce__(self):
+        return _Source, (self.x,)
 
 
 def _read_items(r: Any, start: int, stop: int) -> list[np.ndarray]:

@@ -24,7 +24,8 @@ import numpy as np
 
 from lazyarr.array import LazyArray
 from lazyarr.errors import ReadOnlyError
-from lazyarr.index import Ell, Mask, normalize
+from lazyarr.core.normalize import Ell, Mask, normalize
+from lazyarr.core.selection import stand_in
 
 __all__ = ["CastView", "MapView", "ReshapedView"]
 
@@ -148,6 +149,9 @@ class ReshapedView(_Derived):
         nk = normalize(key, self._shape)
         if nk.empty_result is not None:
             return None, (), nk.empty_result
+        result = stand_in(self._shape)[key]  # NumPy's result shape (uint8, no data)
+        if result.size == 0:
+            return None, (), result.shape
         comps = list(nk.components)
         post: list[Any] = []
         at = None  # index in post of the axis-0 component
@@ -199,10 +203,8 @@ class ReshapedView(_Derived):
         self._src._check_writable()
         if isinstance(value, LazyArray):
             value = np.asarray(value)
-        from lazyarr.array import _stand_in
-
         # NumPy's validation, casting and warnings, before anything is read.
-        _stand_in(self._shape, self.dtype)[key] = value
+        stand_in(self._shape, self.dtype)[key] = value
         rows, post, empty = self._locate(key)
         if empty is not None:
             return

@@ -34,7 +34,7 @@ from typing import Any
 
 import tables
 
-from lazyarr.backends._hdf5 import HDF5_LOCK, hdf5_errors, quiet
+from lazyarr.backends._hdf5 import BEFORE_FLUSH, HDF5_LOCK, hdf5_errors, quiet
 from lazyarr.backends._mmap import drop_maps
 from lazyarr.errors import ClosedError
 
@@ -154,7 +154,12 @@ def _release(h: _Handle) -> None:
         # Plain arrays' memory maps belong to this open file: let go of them.
         drop_maps(h.file)
         if h.file.isopen:
-            h.file.close()
+            try:
+                if h.file.mode != "r":
+                    for hook in BEFORE_FLUSH:
+                        hook(h.file)
+            finally:
+                h.file.close()
 
 
 def _fileref(path: str, mode: str, driver_kw: dict) -> "FileRef":
@@ -313,6 +318,8 @@ class FileRef:
         h = self._handle
         if not self._closed and h is not None and h.pid == os.getpid() and h.file.isopen:
             with HDF5_LOCK, hdf5_errors(f"flushing {self.path!r}"):
+                for hook in BEFORE_FLUSH:
+                    hook(h.file)
                 h.file.flush()
 
     def close(self) -> None:

@@ -37,12 +37,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
+from lazyarr.core.selection import stand_in as _probe  # NumPy validates arguments on it for free
+
 __all__ = ["MembersMixin"]
-
-
-def _probe(shape: tuple[int, ...]) -> np.ndarray:
-    """A zero-stride stand-in: NumPy validates arguments on it for free."""
-    return np.broadcast_to(np.empty((), np.uint8), shape)
 
 
 def _axes_arg(axes: tuple) -> Any:

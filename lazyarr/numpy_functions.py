@@ -451,14 +451,19 @@ def _elementwise(func: Callable, operands: list, x: Any, kwargs: dict, out: Any 
         out = np.empty(shape, dtype=np.asarray(probe).dtype)
     elif not isinstance(out, np.ndarray) or out.shape != shape:
         return None
-    rows_n = rows_per_block(np.broadcast_to(np.empty((), out.dtype), shape), _budget(), 0)
-    for lo in progress_range(n, rows_n):
+    # Blocks of whole storage chunks of the lazy operand ``x`` (no chunk is
+    # decoded twice), counting the result's bytes too.
+    if not (np.ndim(x) == nd and x.shape[0] == n):
+        x = np.broadcast_to(np.empty((), out.dtype), shape)
+    per_row = max(1, int(np.prod(x.shape[1:])))
+    rows_n = rows_per_block(x, _budget(), out.dtype.itemsize * int(np.prod(shape[1:])) // per_row)
+    for lo in _progress_range(n, rows_n):
         hi = min(n, lo + rows_n)
         func(*rows(lo, hi), out=out[lo:hi], **kwargs)
     return out
 
 
-def progress_range(n: int, step: int):
+def _progress_range(n: int, step: int):
     from lazyarr.progress import track
 
     for start, _ in track(((s, range(s, min(n, s + step))) for s in range(0, n, step)), n):

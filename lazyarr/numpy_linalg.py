@@ -21,7 +21,7 @@ Examples
 >>> bool(np.isclose(np.linalg.norm(x), np.linalg.norm(a)))
 True
 >>> np.linalg.norm(x, ord=1), np.linalg.norm(a, ord=1)
-(np.float64(390.0), np.float64(390.0))
+(np.float64(400.0), np.float64(400.0))
 >>> bool(np.allclose(np.cov(x, rowvar=False), np.cov(a, rowvar=False)))
 True
 >>> lr.DEFAULT_BLOCK_BYTES = old
@@ -160,7 +160,7 @@ def _cov_ooc(m: Any, rowvar: bool, bias: bool, ddof: Any, dtype: Any) -> Any:
 
     def part(b: np.ndarray) -> np.ndarray:
         b = b.reshape(len(b), k) - avg
-        return b.T @ b.conj()
+        return b.T @ (b.conj() if b.dtype.kind == "c" else b)
 
     c = _merged(obs, part, lambda p, q: p + q)
     c *= np.true_divide(1, fact)

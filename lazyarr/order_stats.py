@@ -89,9 +89,15 @@ def _keys(block: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if dt.kind == "i":
         return u ^ top, None
     nan = np.isnan(block)
-    block = block + np.zeros((), block.dtype)  # -0.0 sorts as 0.0, as NumPy compares them
-    u = block.view(u.dtype)
-    keys = np.where(u & top, ~u, u | top)
+    # Negative floats: all bits flipped; others: the sign bit set. One shift,
+    # one or, one xor (the arithmetic shift spreads the sign bit).
+    signed = block.view(f"i{block.dtype.itemsize}")
+    flip = signed >> (width - 1)
+    flip |= top.view(signed.dtype)
+    flip ^= signed
+    keys = flip.view(u.dtype)
+    # -0.0 sorts as 0.0, as NumPy compares them.
+    np.copyto(keys, top, where=keys == ~top)
     return keys, (nan if nan.any() else None)
 
 
@@ -145,8 +151,11 @@ def order_statistics(x: Any, axes: tuple[int, ...], ranks_of: Any) -> tuple[np.n
     shift = width - min(bits, width)
     hist = np.zeros((k, nb), np.int64)
     nans = np.zeros(k, np.int64)
+    small = k * nb < 2**31
     for keys, nan in _blocks(x, axes):
-        digit = (keys >> keys.dtype.type(shift)).astype(np.int64) + cols * nb
+        digit = keys >> keys.dtype.type(shift)
+        digit = digit.astype(np.uint32 if small else np.int64, copy=False)
+        digit += (cols * nb).astype(digit.dtype)
         if nan is not None:
             nans += nan.sum(axis=0)
             digit = digit[~nan]
@@ -174,49 +183,53 @@ def order_statistics(x: Any, axes: tuple[int, ...], ranks_of: Any) -> tuple[np.n
     pbits = min(bits, width)
     result = np.zeros((t, k), np.uint64)
     while pbits < width:
-        if int(count[live].sum()) <= cap:
-            _collect(x, axes, prefix, pbits, width, rank, live, result)
+        # Targets whose buckets coincide (a median's two middle ranks, most
+        # often) share one pass's work.
+        reps, rep_of = np.unique(prefix, axis=0, return_inverse=True)
+        rep_of = rep_of.reshape(-1)
+        if int(np.where(live, count, 0).max(axis=0).sum()) * len(reps) <= cap:
+            _collect(x, axes, reps, rep_of, pbits, width, rank, live, result)
             return _values(result, dtype), n_valid, nans
         step = min(bits, width - pbits)
         nb = 1 << step
-        hists = np.zeros((t, k, nb), np.int64)
+        hists = np.zeros((len(reps), k, nb), np.int64)
         for keys, nan in _blocks(x, axes):
             hi = keys >> keys.dtype.type(width - pbits)
             digit = ((keys >> keys.dtype.type(width - pbits - step)) & keys.dtype.type(nb - 1)).astype(np.int64)
             digit += cols * nb
-            for ti in range(t):
-                m = hi == prefix[ti].astype(keys.dtype)
+            for ri, rep in enumerate(reps):
+                m = hi == rep.astype(keys.dtype)
                 if nan is not None:
                     m &= ~nan
-                hists[ti] += np.bincount(digit[m], minlength=k * nb).reshape(k, nb)
+                hists[ri] += np.bincount(digit[m], minlength=k * nb).reshape(k, nb)
         for ti in range(t):
-            descend(hists[ti], ti, step)
+            descend(hists[rep_of[ti]], ti, step)
         pbits += step
     return _values(prefix, dtype), n_valid, nans
 
 
-def _collect(x: Any, axes: tuple, prefix: np.ndarray, pbits: int, width: int, rank: np.ndarray,
-             live: np.ndarray, result: np.ndarray) -> None:
+def _collect(x: Any, axes: tuple, reps: np.ndarray, rep_of: np.ndarray, pbits: int, width: int,
+             rank: np.ndarray, live: np.ndarray, result: np.ndarray) -> None:
     """The elements of each target bucket, sorted in memory: the exact keys at ``rank``."""
-    t, k = prefix.shape
-    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(t)]
+    k = reps.shape[1]
+    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(len(reps))]
     for keys, nan in _blocks(x, axes):
         hi = keys >> keys.dtype.type(width - pbits)
-        for ti in range(t):
-            m = hi == prefix[ti].astype(keys.dtype)
+        for ri, rep in enumerate(reps):
+            m = hi == rep.astype(keys.dtype)
             if nan is not None:
                 m &= ~nan
             r, c = np.nonzero(m)
-            found[ti].append((c, keys[r, c]))
-    for ti in range(t):
-        c = np.concatenate([f[0] for f in found[ti]])
-        v = np.concatenate([f[1] for f in found[ti]]).astype(np.uint64)
+            found[ri].append((c, keys[r, c]))
+    for ri in range(len(reps)):
+        c = np.concatenate([f[0] for f in found[ri]])
+        v = np.concatenate([f[1] for f in found[ri]]).astype(np.uint64)
         order = np.lexsort((v, c))
         c, v = c[order], v[order]
         start = np.searchsorted(c, np.arange(k))
-        ok = live[ti]
-        pos = np.minimum(start + rank[ti], max(len(v) - 1, 0))
-        result[ti] = np.where(ok, v[pos] if len(v) else 0, 0)
+        for ti in np.flatnonzero(rep_of == ri):
+            pos = np.minimum(start + rank[ti], max(len(v) - 1, 0))
+            result[ti] = np.where(live[ti], v[pos] if len(v) else 0, 0)
 
 
 def _kept_shape(x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
@@ -290,7 +303,12 @@ def quantile(x: Any, q: np.ndarray, axis: Any, out: Any, method: str, keepdims: 
     vals, n_valid, nans = order_statistics(x, axes, ranks_of)
     k = len(n_valid)
     total = n_valid if nan else np.where(nans == 0, n_valid, 0)
-    pieces = np.empty(q.shape + (k,), dtype=np.result_type(_quantile_dtype(x.dtype, q, method, weak_q)))
+    rdtype = _quantile_dtype(x.dtype, q, method, weak_q)
+    if nan and n_valid[0] == 0:
+        # np.nanquantile applies itself slice by slice: the first slice's
+        # result, here an all-NaN one (NaNs of the array's dtype), sets the dtype.
+        rdtype = x.dtype
+    pieces = np.empty(q.shape + (k,), dtype=rdtype)
     for n in np.unique(total):
         cols = np.nonzero(total == n)[0]
         if n == 0:

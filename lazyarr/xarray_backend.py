@@ -21,7 +21,8 @@ Examples
 >>> path = os.path.join(tempfile.mkdtemp(), "d.h5")
 >>> with la.open(path, "w") as store:
 ...     _ = store.create_array("data", np.arange(12.0).reshape(6, 2))
->>> ds = xr.open_dataset(path, engine="lazyarr")
+>>> from lazyarr.xarray_backend import LazyarrBackendEntrypoint
+>>> ds = xr.open_dataset(path, engine=LazyarrBackendEntrypoint)  # engine="lazyarr" once installed
 >>> ds["data"].dims
 ('phony_dim_0', 'phony_dim_1')
 >>> ds["data"].isel(phony_dim_0=slice(1, 3)).values

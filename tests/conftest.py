@@ -45,3 +45,26 @@ settings.register_profile(
     "heavy", deadline=None, max_examples=4000, suppress_health_check=_SUPPRESSED
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+# ``--heavy``: tests on big files (>= 1 GB) and long runs, off by default;
+# mark them ``@pytest.mark.heavy``. Run them before a release, or after
+# touching what they measure.
+def pytest_addoption(parser):
+    parser.addoption("--heavy", action="store_true", default=False,
+                     help="also run the tests marked heavy (big files, minutes each)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "heavy: needs --heavy (big files, minutes each)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--heavy"):
+        return
+    import pytest
+
+    skip = pytest.mark.skip(reason="heavy: run with --heavy")
+    for item in items:
+        if "heavy" in item.keywords:
+            item.add_marker(skip)

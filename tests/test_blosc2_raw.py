@@ -20,6 +20,14 @@ from lazyarr.backends import _blosc2
 from lazyarr.testing import assert_same_as_numpy, keys
 
 
+@pytest.fixture(autouse=True)
+def read_chunk_path(monkeypatch):
+    """This file tests the read_chunk path; tests/test_b2blocks.py the mapped one."""
+    from lazyarr.backends.compressed import CompressedBackend
+
+    monkeypatch.setattr(CompressedBackend, "mapped_blocks", False)
+
+
 @pytest.fixture
 def store(tmp_path):
     with la.open(tmp_path / "b.h5", "w") as s:

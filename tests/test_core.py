@@ -280,3 +280,73 @@ def test_unique_inverse_and_stack():
     u, inv = unique_inverse(np.array([[3, 1], [3, 3]]))
     assert u.tolist() == [1, 3] and inv.tolist() == [[1, 0], [1, 1]]
     assert stack([np.ones((1, 2), ">i4"), np.zeros((2, 2), ">i4")], ">i4").dtype == np.dtype(">i4")
+
+
+# ------------------------------------------------------ one lookup per call
+class _CountingLock:
+    """The HDF5 lock, counting how often it is taken (re-entries included)."""
+
+    def __init__(self, lock):
+        self.lock, self.n = lock, 0
+
+    def __enter__(self):
+        self.n += 1
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+
+    def acquire(self, *a, **k):
+        self.n += 1
+        return self.lock.acquire(*a, **k)
+
+    def release(self):
+        return self.lock.release()
+
+
+@pytest.mark.parametrize("backend", ["plain", "compressed"])
+@pytest.mark.parametrize("key", [5, (5, 1), slice(2, 9), (slice(None, None, -3), [2, 0]), [7, 1, 7]],
+                         ids=["int", "element", "slice", "step-and-list", "list"])
+def test_one_lock_acquisition_per_read(tmp_path, monkeypatch, backend, key):
+    import lazyarr.backends._blosc2 as b2
+    import lazyarr.backends._pytables as pt
+    import lazyarr.backends.compressed as comp
+    import lazyarr.files as files
+
+    a = np.arange(60.0).reshape(20, 3)
+    with la.open(tmp_path / "l.h5", "w") as store:
+        store.create_array("x", a, backend=backend, **({"chunks": (4, 3)} if backend == "compressed" else {}))
+    with la.open(tmp_path / "l.h5") as store:
+        x = store["x"]
+        x[0]  # first use: node, shape, dtype, chunks and filters are looked up here
+        lock = _CountingLock(pt.HDF5_LOCK)
+        for mod in (pt, b2, comp, files):
+            monkeypatch.setattr(mod, "HDF5_LOCK", lock)
+        np.testing.assert_array_equal(x[key], a[key])
+        n = lock.n
+    # A plain array: at most one acquisition (none when it is read through
+    # its memory map). Blosc2 chunks: at most one per chunk
+    # fetched (each is decoded outside the lock while other threads fetch
+    # theirs; recently decoded blocks come from memory, no lock at all).
+    if backend == "plain":
+        assert n <= 1, n
+    else:
+        assert n <= len(project(plan(key, a.shape).reads[0], (4, 3))), n
+
+
+# ------------------------------------------- the window keeps the last read
+@pytest.mark.parametrize("budget_rows", [1000, 150], ids=["window-full", "room-beside"])
+def test_window_serves_a_read_inside_the_last_one(budget_rows):
+    # The walkthrough's swapper: x[-5:] right after x[-100:] comes from memory.
+    a = np.arange(10_000 * 4, dtype=np.float32).reshape(10_000, 4)
+    x = la.LazyArray(MemoryBackend(a), cache=la.SwapWindow(budget_rows * 16))
+    np.testing.assert_array_equal(x[10:20], a[10:20])      # loads a window from row 10
+    np.testing.assert_array_equal(x[-100:], a[-100:])      # elsewhere: read by itself
+    before = x.cache_stats
+    for key in (slice(-5, None), (slice(-50, -40), [3, 0]), -1, (slice(None, -90, -7), 2)):
+        assert_same_as_numpy(x.__getitem__, a, key if key != slice(-5, None) else slice(-5, None))
+    st = x.cache_stats
+    assert st["backend_reads"] == before["backend_reads"] and st["hits"] == before["hits"] + 4
+    assert x._cache.nbytes_held <= budget_rows * 16 + 100 * 16
+    x[-3] = -1  # a write drops what it touches
+    assert x[-3:][0, 0] == -1 and x.cache_stats["backend_reads"] == st["backend_reads"] + 1

@@ -287,3 +287,22 @@ def test_backend_reads_and_writes_validate(store):
     with pytest.raises(ValueError, match="shape"):
         b.write((slice(0, 3, 1), slice(0, 3, 1)), np.ones((3, 2)))
     assert b.describe()["mapped_at"] == b.map().offset
+
+
+def test_swapwindow_passes_mapped_reads_through(tmp_path):
+    """A window over a memory map would only copy it: reads go to the map."""
+    path = tmp_path / "w.h5"
+    a = np.arange(4000 * 8, dtype="<f4").reshape(4000, 8)
+    with la.open(path, "w") as s:
+        s.create_array("x", a, backend="plain")
+        s.create_array("u", shape=(4000, 8), dtype="<f4", backend="plain")  # no storage
+    with la.open(path, "r", cache=la.SwapWindow(64 * 1024)) as s:
+        x, u = s["x"], s["u"]
+        assert x.backend.mapped and not u.backend.mapped
+        assert x.cache == la.SwapWindow(64 * 1024)
+        for i in range(0, 4000, 256):
+            np.testing.assert_array_equal(x[i : i + 256], a[i : i + 256])
+            np.testing.assert_array_equal(u[i : i + 256], np.zeros((256, 8), "<f4")[: 4000 - i])
+        assert x._cache.nbytes_held == 0 and x.cache_stats["hits"] == 0
+        # The node without storage keeps PyTables' path, and a real window.
+        assert u.cache_stats["hits"] > 0

@@ -686,3 +686,31 @@ def test_big_endian_dtype_roundtrip(tmp_path, backend):
 def test_files_are_cleaned_up_by_tmp_path(tmp_path):
     # Guard: tests above write only below tmp_path.
     assert not os.path.exists("imgs")
+
+
+def test_single_items_from_cached_windows(tmp_path, monkeypatch):
+    """Random items come from cached windows of the flat data: each one a copy,
+    and items appended later (through this array or another) are seen."""
+    from lazyarr.backends import _flat_data
+
+    monkeypatch.setattr(_flat_data, "ITEM_WINDOW_BYTES", 256)  # many small windows
+    monkeypatch.setattr(_flat_data, "ITEM_CACHE_BYTES", 1024)  # and an LRU that evicts
+    path = tmp_path / "win.h5"
+    items = pseudo_images(300)
+    with la.open(path, "w") as store:
+        store.create_ragged("imgs", dtype="int32", item_ndim=2).extend(items[:200])
+    with la.open(path, "a") as store:
+        r, other = store["imgs"], store["imgs"]
+        rng = np.random.default_rng(5)
+        for i in rng.integers(0, 200, 300).tolist():
+            got = r[i]
+            np.testing.assert_array_equal(got, items[i])
+            got[...] = -1  # the caller's own array: the window is untouched
+        assert_same([r[i] for i in range(200)], items[:200])
+        other.extend(items[200:250])  # another array of the same node appends
+        other.flush()  # (appends are buffered until then)
+        r.extend(items[250:])
+        r.flush()
+        for i in [199, 200, 249, 250, 299] + rng.integers(0, 300, 100).tolist():
+            np.testing.assert_array_equal(r[i], items[i])
+            np.testing.assert_array_equal(other[i], items[i])

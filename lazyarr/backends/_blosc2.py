@@ -42,6 +42,7 @@ from typing import Any, Callable
 import blosc2
 import numpy as np
 
+from lazyarr.backends import _b2blocks
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, runs, selection_shape
 from lazyarr.core.support import project
@@ -278,6 +279,11 @@ def _place(raw: bytes | None, ks: tuple, combo: tuple, out: np.ndarray, cs: tupl
         out[tuple(p[2] for p in combo)] = fill
         return
     nbytes = cs[0] * inner * dtype.itemsize
+    if raw is not None and not _b2blocks.rows_blocked(raw, cs):
+        # N-d blocks: the decoded chunk is not in C order; PyTables reads it.
+        sel = tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs))
+        out[tuple(p[2] for p in combo)] = fallback(sel)
+        return
     chunk = _inner_chunk(raw, nbytes)
     schunk = None
     if chunk is None:

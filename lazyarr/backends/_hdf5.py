@@ -24,6 +24,7 @@ from lazyarr.backends.base import HDF5_LOCK
 __all__ = [
     "ATTR_BACKEND",
     "ATTR_VERSION",
+    "BEFORE_FLUSH",
     "FORMAT_VERSION",
     "HDF5_LOCK",
     "hdf5_errors",
@@ -35,6 +36,10 @@ ATTR_BACKEND = "LAZYARR_BACKEND"
 #: HDF5 attribute with the layout version of that backend.
 ATTR_VERSION = "LAZYARR_VERSION"
 FORMAT_VERSION = 1
+
+#: Called with an open ``tables.File`` (lock held) before lazyarr flushes or
+#: closes it: buffered appends (``_b2blocks``) are written there.
+BEFORE_FLUSH: list = []
 
 
 class hdf5_errors:

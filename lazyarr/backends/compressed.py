@@ -7,7 +7,9 @@ datasets with any filter HDF5 can decode).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+import os
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import tables
@@ -24,7 +26,7 @@ from lazyarr.backends._pytables import (
     set_kind_attrs,
     split_path,
 )
-from lazyarr.backends import _blosc2
+from lazyarr.backends import _b2blocks, _b2write, _blosc2
 from lazyarr.backends.base import HDF5_LOCK, Selection, register_backend
 from lazyarr.errors import BackendError, ReadOnlyError
 
@@ -103,6 +105,48 @@ def default_chunks(shape: tuple[int, ...], itemsize: int, rows: int | None = Non
     return (max(1, budget),) + tuple(reversed(trailing))
 
 
+@contextlib.contextmanager
+def _b2_blocksize(chunks: tuple[int, ...], itemsize: int) -> Iterator[None]:
+    """Blosc2 blocks of about ``_b2write.BLOCK_BYTES`` for a node created inside.
+
+    PyTables' Blosc2 filter reads ``PT_DEFAULT_B2_BLOCKSIZE`` from the
+    environment when it creates a node and stores it in the node's filter
+    parameters: every chunk PyTables itself compresses for this node later
+    (writes through ``node[...] = ...``) gets that block size. Caller holds
+    the lock (no other node is created meanwhile).
+    """
+    rows = _b2write.block_rows(chunks, itemsize)
+    old = os.environ.get("PT_DEFAULT_B2_BLOCKSIZE")
+    os.environ["PT_DEFAULT_B2_BLOCKSIZE"] = str(rows * itemsize * int(np.prod(chunks[1:], dtype=np.int64)))
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PT_DEFAULT_B2_BLOCKSIZE"]
+        else:
+            os.environ["PT_DEFAULT_B2_BLOCKSIZE"] = old
+
+
+def _append_rows(node: Any, rows: np.ndarray) -> None:
+    """Append ``rows`` to an EArray; Blosc2 chunks are compressed here, at codec speed.
+
+    PyTables compresses through its HDF5 filter on one thread (measured 5x
+    slower than the codec itself): where :func:`_b2write.writer` can encode
+    the node's frames, whole chunks are compressed on every core and stored
+    with ``write_chunk``, and the rows after the last whole chunk wait in
+    memory until a read, write, flush or close (:func:`_b2write.append`).
+    Otherwise PyTables appends, in bounded pieces (its dtype or byte-order
+    conversion copies them). Caller holds the lock.
+    """
+    w = _b2write.writer(node)
+    if w is not None:
+        _b2write.append(node, w, rows)
+        return
+    step = max(1, _APPEND_BYTES // max(1, rows[:1].nbytes))
+    for start in range(0, len(rows), step):
+        node.append(np.ascontiguousarray(rows[start : start + step], dtype=node.atom.dtype))
+
+
 def _empty_rows(shape: tuple[int, ...]) -> bool:
     """Rows with no elements (a 0 in ``shape[1:]``), which HDF5 cannot chunk."""
     return len(shape) >= 2 and 0 in shape[1:]
@@ -142,6 +186,10 @@ class CompressedBackend(PyTablesBackend):
     #: :mod:`lazyarr.backends._blosc2`); False reads everything through
     #: PyTables, the reference path the property tests compare against.
     raw_chunks: bool = True
+    #: With ``raw_chunks``: read Blosc2 chunks block by block through a map of
+    #: the file (:mod:`lazyarr.backends._b2blocks`); False takes each chunk
+    #: with ``read_chunk`` instead (:mod:`lazyarr.backends._blosc2`).
+    mapped_blocks: bool = True
 
     def _check_node(self, node: Any) -> None:
         super()._check_node(node)
@@ -222,16 +270,20 @@ class CompressedBackend(PyTablesBackend):
                 node = f.create_array(parent, name, atom=atom_for(dt), shape=shape,
                                       byteorder=byteorder_of(dt))
             else:
-                node = f.create_earray(
-                    parent, name, atom=atom_for(dt), shape=(0,) + shape[1:],
-                    filters=filters, chunkshape=chunks, byteorder=byteorder_of(dt),
-                    expectedrows=max(1, expectedrows or shape[0] or 1),
-                )
+                with _b2_blocksize(chunks, dt.itemsize):
+                    node = f.create_earray(
+                        parent, name, atom=atom_for(dt), shape=(0,) + shape[1:],
+                        filters=filters, chunkshape=chunks, byteorder=byteorder_of(dt),
+                        expectedrows=max(1, expectedrows or shape[0] or 1),
+                    )
                 if data is not None:
-                    step = max(1, _APPEND_BYTES // max(1, data[:1].nbytes))
-                    for start in range(0, shape[0], step):
-                        node.append(np.ascontiguousarray(data[start : start + step],
-                                                         dtype=node.atom.dtype))
+                    try:
+                        _append_rows(node, data)
+                        _b2write.flush_tail(node)
+                    finally:
+                        # Written, or failed (the caller removes the node).
+                        _b2write.drop_tail(node)
+                        _b2blocks.forget(node)  # space of a removed node may be reused
                 elif shape[0]:
                     # Grows with the fill value (0) without writing chunks.
                     node.truncate(shape[0])
@@ -244,24 +296,44 @@ class CompressedBackend(PyTablesBackend):
         See :mod:`lazyarr.backends._blosc2`; other filters, and chunks that
         module cannot decode, are read by PyTables.
         """
-        with HDF5_LOCK:
-            node = self._node()
-            raw = self.raw_chunks and _blosc2.eligible(node)
-            shape = self._shape_of(node)
-            fill = node.atom.dflt
-        if not raw:
+        node = self._node()  # cached: no lock unless the file was reopened
+        seen = self.__dict__.get("_raw_seen")
+        if seen is None or seen[0] is not node:
+            # Filters and fill value are fixed per node: look them up once
+            # (again only after a reopen or a fork gives a new node object).
+            with HDF5_LOCK:
+                seen = self._raw_seen = (node, _blosc2.eligible(node), node.atom.dflt,
+                                         _b2blocks.eligible(node))
+        if _b2write.pending(node):  # buffered appends go to the file first
+            with HDF5_LOCK:
+                _b2write.flush_tail(node)
+        raw, fill = self.raw_chunks and seen[1], seen[2]
+        blocks = self.raw_chunks and self.mapped_blocks and seen[3]
+        shape = self._shape_of(node)
+        if not (raw or blocks):
             return super().read(sel)
         sel = tuple(sel)
         self._check_sel(sel, shape)
+        if blocks:
+            # Through a map of the file, only the blocks the read needs.
+            out = _b2blocks.read(node, shape, self.chunks, fill, sel, self._dtype, super().read)
+            if out is not None:
+                return out
+        if not raw:
+            return super().read(sel)
         return _blosc2.read(node, shape, self.chunks, fill, sel, self._dtype, super().read)
 
     def write(self, sel: Selection, value: np.ndarray) -> None:
         """Store ``value`` at an orthogonal selection (through PyTables)."""
         with HDF5_LOCK:
+            node = self._node()
+            # PyTables reads the chunks it partly rewrites: buffered rows first.
+            _b2write.flush_tail(node)
+            _b2write.drop_tail(node)
             try:
                 super().write(sel, value)
             finally:
-                self._after_write(self._node())
+                self._after_write(node)
 
     @staticmethod
     def _after_write(node: Any) -> None:
@@ -278,6 +350,7 @@ class CompressedBackend(PyTablesBackend):
                     node.flush()
         finally:
             _blosc2.invalidate(node)
+            _b2blocks.forget(node)
 
     def append(self, rows: np.ndarray) -> None:
         """Append rows ``(k,) + shape[1:]`` along axis 0; nothing is written on error."""
@@ -287,6 +360,12 @@ class CompressedBackend(PyTablesBackend):
                 "open it with mode 'r+' or 'a' to append"
             )
         rows = np.asarray(rows)
+        with HDF5_LOCK:
+            node = self._node()
+            # A few rows into the buffered last chunk: no more to check or do.
+            with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
+                if _b2write.append_small(node, rows):
+                    return
         with HDF5_LOCK, quiet():
             node = self._node()
             shape = self._shape_of(node)
@@ -306,12 +385,26 @@ class CompressedBackend(PyTablesBackend):
             with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
                 if node.chunkshape is None:
                     self._regrow_empty(node, shape[0] + rows.shape[0])
+                elif _b2write.writer(node) is not None:
+                    # Chunks stored with write_chunk bypass HDF5's chunk cache:
+                    # no flush needed for raw-chunk reads to see them.
+                    try:
+                        _append_rows(node, rows)
+                    finally:
+                        _blosc2.invalidate(node)
                 else:
                     try:
-                        node.append(np.ascontiguousarray(rows, dtype=node.atom.dtype))
+                        _append_rows(node, rows)
                     finally:
                         # The last chunk may have changed.
                         self._after_write(node)
+
+    def flush(self) -> None:
+        """Write buffered appends (see :func:`_b2write.append`), then flush the node."""
+        with HDF5_LOCK:
+            with hdf5_errors(f"writing appended rows of {self._path!r} in {self._ref.path!r}"):
+                _b2write.flush_tail(self._node())
+        super().flush()
 
     def _regrow_empty(self, node: Any, nrows: int) -> None:
         # No data to keep: replace the node by a longer one, attributes included.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lazyarr.backends.base import BackendBase, IndexingSupport, Selection, register_backend
-from lazyarr.core.selection import apply_orthogonal, orthogonal_key
+from lazyarr.core.selection import apply_orthogonal, orthogonal_key, stack
 from lazyarr.errors import BackendError
 
 __all__ = ["MemoryBackend"]
@@ -33,8 +33,18 @@ class MemoryBackend(BackendBase):
 
     kind = "memory"
     extendable = True
-    #: NumPy indexes the array itself: the read path hands it user keys.
-    support = IndexingSupport.NUMPY
+
+    @property
+    def support(self) -> IndexingSupport:  # type: ignore[override]
+        """NUMPY: the read path hands user keys to NumPy on the array itself.
+
+        A subclass that reads or writes in its own way is read through the
+        protocol (ORTHOGONAL), so its ``read``/``write`` are what runs.
+        """
+        cls = type(self)
+        if cls.read is MemoryBackend.read and cls.write is MemoryBackend.write:
+            return IndexingSupport.NUMPY
+        return IndexingSupport.ORTHOGONAL
 
     def __init__(self, array, *, readonly: bool = False) -> None:
         a = np.asarray(array)
@@ -82,10 +92,7 @@ class MemoryBackend(BackendBase):
 
     def append(self, rows: np.ndarray) -> None:
         # A new array each time: the old one may be shared with the caller.
-        # Not np.concatenate: its dtype promotion drops a big-endian order.
-        out = np.empty((len(self._a) + len(rows),) + self._a.shape[1:], dtype=self._a.dtype)
-        out[: len(self._a)] = self._a
-        out[len(self._a) :] = rows
+        out = stack([self._a, rows], self._a.dtype)
         self._set(out)
 
     def describe(self) -> dict:

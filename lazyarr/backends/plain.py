@@ -107,6 +107,15 @@ class PlainBackend(PyTablesBackend):
             return IndexingSupport.ORTHOGONAL
         return IndexingSupport.NUMPY
 
+    @property
+    def mapped(self) -> bool:
+        """True while reads and writes go through a memory map of the node.
+
+        Cache policies take this as "already in memory": a
+        :class:`lazyarr.SwapWindow` passes reads straight through.
+        """
+        return not self.deferred and self.map() is not None
+
     def getitem(self, key: Any) -> Any:
         """``x[key]`` with NumPy's semantics, indexed on the map; never a view of it."""
         m = self.map()

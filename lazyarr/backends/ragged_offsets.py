@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tables
 
-from lazyarr.backends import _blosc2
+from lazyarr.backends._flat_data import FlatData
 from lazyarr.backends._pytables import (
     GAP_BYTES,
     quiet,
@@ -149,6 +149,10 @@ class RaggedBackendBase(BackendBase):
         #: Rows 0.._valid of the metadata columns, while they fit
         #: :data:`META_CACHE_BYTES` (None once they do not).
         self._meta: dict[str, _Rows] | None = {}
+        # What ragged-offsets keeps of its flat data (cached windows) is stale.
+        flat = self.__dict__.get("_flat_state")
+        if flat is not None:
+            flat.written()
 
     def _remember(self, key: str, rows: np.ndarray) -> None:
         if self._meta is None:
@@ -502,8 +506,15 @@ class RaggedOffsetsBackend(RaggedBackendBase):
     _columns = ("data", "bounds", "shapes")
     #: Data appended since the last flush: raw Blosc2 chunk reads (which come
     #: from the file, not HDF5's caches) need a flush first.
-    _unflushed = True
-    _raw_for: tuple[Any, Any] | None = None
+
+    @property
+    def _flat(self) -> FlatData:
+        """How the data column is read, and its cached windows (made on first use)."""
+        flat = self.__dict__.get("_flat_state")
+        if flat is None:
+            flat = self.__dict__["_flat_state"] = FlatData(self._dtype, self._native,
+                                                           self._locked_flat_read)
+        return flat
 
     @classmethod
     def _create_columns(cls, ref: "FileRef", group: Any, dt: np.dtype, nd: int, filters: Any,
@@ -565,7 +576,10 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         One read of each metadata column for the selection, then one read of
         ``data`` per window, where a window is a run of items merged across
         gaps smaller than :data:`~lazyarr.backends._pytables.GAP_BYTES`:
-        a slice of items is always one contiguous data read.
+        a slice of items is always one contiguous data read. A single item
+        is sliced from a cached window of the decoded data (see
+        :mod:`lazyarr.backends._flat_data`): once its window is in memory, no
+        read at all.
         """
         idx = np.asarray(idx, dtype=np.int64)
         if len(idx) == 0:
@@ -574,36 +588,28 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         gap = max(1, GAP_BYTES // itemsize)
         with HDF5_LOCK, hdf5_errors(f"reading {self._where()}"):
             nodes = self._nodes()
+            if len(idx) == 1:
+                item = self._one_item(nodes, int(idx[0]))
+                if item is not None:
+                    return [item]
             bounds = self._read_meta("bounds", idx)
             shapes = self._read_meta("shapes", idx)
             starts, stops = bounds[:, 0], bounds[:, 1]
-            if len(idx) == 1:  # one item (the random-access case): one window
-                windows = [(0, 0, int(starts[0]), int(stops[0]))]
-            else:
-                # Windows of the flat data: start a new one where the gap since
-                # the previous item's stop is too large to read through.
-                firsts, lasts = merge_groups(starts, stops, gap)
-                windows = [(f, l, int(starts[f]), int(stops[l]))
-                           for f, l in zip(firsts.tolist(), lasts.tolist())]
+            # Windows of the flat data: start a new one where the gap since
+            # the previous item's stop is too large to read through.
+            firsts, lasts = merge_groups(starts, stops, gap)
+            windows = [(f, l, int(starts[f]), int(stops[l]))
+                       for f, l in zip(firsts.tolist(), lasts.tolist())]
             data = nodes["data"]
-            raw = self._raw_data(data)
-            if raw:
-                if self._unflushed:
-                    # Raw chunks come from the file: appends must be in it,
-                    # and the decoded blocks of the old last chunk forgotten.
-                    data.flush()
-                    _blosc2.invalidate(data)
-                    self._unflushed = False
-                geometry = ((int(data.nrows),),) + raw
-            else:
-                bufs = [(f, l, lo, self._read_flat(data, lo, hi)) for f, l, lo, hi in windows]
-        if raw:
+            flat = self._flat
+            geometry = flat.raw(data)
+            if geometry is None:
+                bufs = [(f, l, lo, flat.pytables_read(data, lo, hi)) for f, l, lo, hi in windows]
+        if geometry is not None:
             # Only the Blosc2 blocks the items lie in are decoded (and kept
             # in the node's block LRU for the next small read), outside the
             # lock like compressed arrays' reads.
-            bufs = [(f, l, lo, _blosc2.read(data, *geometry, (slice(lo, hi, 1),), self._dtype,
-                                            self._locked_flat_read))
-                    for f, l, lo, hi in windows]
+            bufs = [(f, l, lo, flat.decode(data, geometry, lo, hi)) for f, l, lo, hi in windows]
         # Split outside the lock: no HDF5 here. This loop is most of the cost
         # of a large read, hence the plain lists and no reshape of 1-d items.
         out: list[np.ndarray] = []
@@ -625,36 +631,30 @@ class RaggedOffsetsBackend(RaggedBackendBase):
                                repeat(memoryview(buf)), offsets))
         return out
 
-    def _raw_data(self, data: Any) -> tuple | None:
-        """``(chunk shape, fill value)`` when ``_blosc2`` decodes the data
-        column's chunks, else None; looked up once per node object."""
-        got = self._raw_for
-        if got is None or got[0] is not data:
-            raw = None
-            if _blosc2.eligible(data):
-                raw = (tuple(int(c) for c in data.chunkshape), data.atom.dflt)
-            got = self._raw_for = (data, raw)
-        return got[1]
-
-    def _read_flat(self, data: Any, lo: int, hi: int) -> np.ndarray:
-        """Elements ``lo:hi`` of the data column through PyTables (stored dtype)."""
-        buf = np.empty(hi - lo, dtype=data.atom.dtype)
-        if hi > lo:
-            data._g_read_slice(np.array([lo], dtype=np.int64), np.array([hi], dtype=np.int64),
-                               np.array([1], dtype=np.int64), buf)
-        return self._native(buf)
+    def _one_item(self, nodes: dict[str, Any], i: int) -> np.ndarray | None:
+        """Item ``i`` from a cached window of the flat data (None: it spans
+        two windows; the general path reads it). Caller holds the lock."""
+        meta = self._meta
+        if meta is not None and "bounds" in meta and "shapes" in meta:
+            lo, hi = meta["bounds"].buf[i].tolist()
+            shape = meta["shapes"].buf[i].tolist()
+        else:
+            one = np.array([i], dtype=np.int64)
+            lo, hi = self._read_meta("bounds", one)[0].tolist()
+            shape = self._read_meta("shapes", one)[0].tolist()
+        return self._flat.item(nodes["data"], lo, hi, shape, self._last_stop)
 
     def _locked_flat_read(self, sel: tuple) -> np.ndarray:
         # The fallback of _blosc2.read, for chunks it cannot decode.
         (s,) = sel
         with HDF5_LOCK, hdf5_errors(f"reading {self._where()}"):
-            return self._read_flat(self._nodes()["data"], s.start, s.stop)
+            return self._flat.pytables_read(self._nodes()["data"], s.start, s.stop)
 
     def _trim(self, nodes: dict[str, Any], n: int) -> None:
         super()._trim(nodes, n)
         if nodes["data"].nrows > self._last_stop:
             nodes["data"].truncate(self._last_stop)
-        self._unflushed = True
+        self._flat.written()
 
     def _write(self, nodes: dict[str, Any], flats: list[np.ndarray], shapes: np.ndarray) -> None:
         data = nodes["data"]
@@ -665,7 +665,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         flat = np.concatenate(flats) if len(flats) > 1 else flats[0]
         if flat.size:
             data.append(np.ascontiguousarray(flat, dtype=data.atom.dtype))
-            self._unflushed = True
+            self._flat.written()  # the last window may have grown
         nodes["shapes"].append(shapes.astype(nodes["shapes"].atom.dtype))
         nodes["bounds"].append(bounds.astype(nodes["bounds"].atom.dtype))
         self._remember("bounds", bounds)

@@ -33,9 +33,10 @@ A backend class (or instance) sets two attributes; both have defaults in
 :class:`lazyarr.backends.base.BackendBase`:
 
 ``support``: :class:`~lazyarr.core.support.IndexingSupport`
-    ``NUMPY`` (the data is an ndarray or a memory map: ``backend.array`` is
-    indexed with the user's key, NumPy validates it; the read path skips
-    planning), ``POINTS``, ``ORTHOGONAL`` (the default: the backend protocol
+    ``NUMPY`` (the data is an ndarray or a memory map: the read path hands
+    the user's key to ``backend.getitem(key)`` / ``backend.setitem(key,
+    value)``, which index with NumPy -- NumPy validates -- and never return a
+    view of the data; nothing is planned), ``POINTS``, ``ORTHOGONAL`` (the default: the backend protocol
     of :mod:`lazyarr.backends.base`), ``ONE_VECTOR`` (one index array per
     call, like h5py) or ``BASIC`` (positive-step slices only).
 ``cost``: :class:`~lazyarr.core.support.CostModel`

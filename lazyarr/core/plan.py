@@ -297,16 +297,12 @@ def fast_plan(key: Any, shape: tuple[int, ...]) -> ReadPlan | None:
             return None
         sel.append(slice(0, n, 1))
         result.append(n)
-    return _new_plan(shape, tuple(result), (tuple(sel),), tuple(post) if ints else ())
-
-
-def _new_plan(shape: tuple[int, ...], result_shape: tuple[int, ...],
-              reads: tuple, post_key: tuple) -> ReadPlan:
     # A box plan without the frozen dataclass's per-field __setattr__: this
     # runs on every int/slice read.
     p = object.__new__(ReadPlan)
-    p.__dict__.update(shape=shape, result_shape=result_shape, reads=reads, post_key=post_key,
-                      point_axes=(), move_to=None, n_bcast=0, covering=True)
+    p.__dict__.update(shape=shape, result_shape=tuple(result), reads=(tuple(sel),),
+                      post_key=tuple(post) if ints else (), point_axes=(), move_to=None,
+                      n_bcast=0, covering=True)
     return p
 
 

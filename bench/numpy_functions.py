@@ -1,0 +1,183 @@
+"""Peak memory and time of NumPy functions on a LazyArray versus on ``np.asarray(x)``.
+
+Each call runs in a fresh subprocess (its peak RSS, ``VmHWM``, reset after the imports),
+once on the LazyArray (out of core) and once as ``fn(np.asarray(x))`` (the
+whole array read into memory first, the file already in the page cache).
+Reported per function: the peak RSS above the process's baseline after
+opening the file, the best time of ``--repeats`` calls, and the ratio
+lazyarr / NumPy of the times (the target is <= 1.25, i.e. at least 0.8x
+NumPy's speed) and the peak (target: the block budget + 200 MB, plus the
+result where the result is itself array-sized: clip, where, concatenate,
+stack). ``scipy.stats.describe(x)`` is measured too (SciPy converts its
+input itself).
+
+Usage (from the repository root)::
+
+    PYTHONPATH=. python bench/numpy_functions.py --rows 8388608 --cols 32   # 1 GiB float32
+    PYTHONPATH=. python bench/numpy_functions.py --quick                    # 64 MiB
+    PYTHONPATH=. python bench/numpy_functions.py --only median histogram
+
+The data file goes to a temporary folder (``--dir``) that is deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: name -> (call on the array ``x``, result is array-sized)
+CALLS: dict[str, tuple[str, bool]] = {
+    "histogram": ("np.histogram(x, bins=100)", False),
+    "histogram_bin_edges": ("np.histogram_bin_edges(x, bins=100)", False),
+    "median(axis=0)": ("np.median(x, axis=0)", False),
+    "median": ("np.median(x)", False),
+    "nanmedian(axis=0)": ("np.nanmedian(x, axis=0)", False),
+    "percentile(axis=0)": ("np.percentile(x, [5, 50, 95], axis=0)", False),
+    "nanpercentile(axis=0)": ("np.nanpercentile(x, [5, 95], axis=0)", False),
+    "quantile": ("np.quantile(x, 0.25)", False),
+    "nanquantile(axis=0)": ("np.nanquantile(x, 0.5, axis=0)", False),
+    "norm": ("np.linalg.norm(x)", False),
+    "norm(axis=1)": ("np.linalg.norm(x, axis=1)", False),
+    "norm(ord=1)": ("np.linalg.norm(x, ord=1)", False),
+    "norm(ord=2)": ("np.linalg.norm(x, ord=2)", False),
+    "unique(int8 cast)": ("np.unique(x.astype(np.int8), return_counts=True)", False),
+    "save": ("np.save(open(os.devnull, 'wb'), x)", False),
+    "count_nonzero": ("np.count_nonzero(x)", False),
+    "nanmean(axis=0)": ("np.nanmean(x, axis=0)", False),
+    "nanstd(axis=0)": ("np.nanstd(x, axis=0)", False),
+    "nansum": ("np.nansum(x)", False),
+    "nanmin(axis=0)": ("np.nanmin(x, axis=0)", False),
+    "nanmax": ("np.nanmax(x)", False),
+    "average(axis=0)": ("np.average(x, axis=0)", False),
+    "cov(rowvar=False)": ("np.cov(x, rowvar=False)", False),
+    "corrcoef(rowvar=False)": ("np.corrcoef(x, rowvar=False)", False),
+    "clip": ("np.clip(x, -1, 1)", True),
+    "where": ("np.where(x > 0, x, 0)", True),
+    "concatenate": ("np.concatenate([x, x[:10]])", True),
+    "stack": ("np.stack([x[:len(x) // 2], x[len(x) // 2 : 2 * (len(x) // 2)]])", True),
+    "scipy.stats.describe": ("scipy.stats.describe(x)", False),
+}
+
+_CHILD = textwrap.dedent("""
+    import os, sys, time, json, warnings
+    warnings.simplefilter("ignore")
+    import numpy as np, scipy.stats, lazyarr as la, lazyarr.reduce as lr
+    if {budget} is not None:
+        lr.DEFAULT_BLOCK_BYTES = {budget}
+    store = la.open({path!r})
+    x = store["data"]
+    x[:1]
+    np.asarray(np.zeros(1))
+
+    def status(field):
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field))
+
+    # Linux >= 4.0: writing 5 to clear_refs resets the peak RSS (VmHWM), so
+    # the peak measured is the call's, not the imports'.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = status("VmRSS:")
+    best = float("inf")
+    for _ in range({repeats}):
+        t0 = time.perf_counter()
+        if {numpy}:
+            x_mem = np.asarray(x)
+            r = (lambda x: {call})(x_mem)
+            del x_mem
+        else:
+            r = {call}
+        best = min(best, time.perf_counter() - t0)
+        del r
+    peak = status("VmHWM:")
+    print(json.dumps({{"seconds": best, "peak_bytes": peak - base}}))
+""")
+
+
+def measure(path: str, call: str, *, numpy: bool = False, repeats: int = 1, budget: int | None = None,
+            timeout: float = 1200) -> dict:
+    """Run ``call`` (an expression on ``x``, the array ``data`` of ``path``) in a fresh process.
+
+    Returns ``{"seconds": best time, "peak_bytes": peak RSS above the baseline}``.
+    """
+    code = _CHILD.format(path=path, call=call, numpy=numpy, repeats=repeats, budget=budget)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=timeout, check=False)
+    if out.returncode:
+        raise RuntimeError(f"{call} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def make_data(path: str, rows: int, cols: int, seed: int = 0) -> None:
+    """A (rows, cols) float32 array of standard normal values (rounded to 2 decimals), compressed."""
+    import lazyarr as la
+
+    rng = np.random.default_rng(seed)
+    step = max(1, (64 * 2**20) // (cols * 4))
+    with la.open(path, "w") as store:
+        x = store.create_array("data", shape=(0, cols), dtype="f4", expectedrows=rows)
+        for start in range(0, rows, step):
+            n = min(step, rows - start)
+            x.append(np.round(rng.standard_normal((n, cols), dtype=np.float32), 2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", type=int, default=8 * 2**20)
+    p.add_argument("--cols", type=int, default=32)
+    p.add_argument("--quick", action="store_true", help="64 MiB instead of 1 GiB")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--only", nargs="*", default=None, help="names (or prefixes) of the calls to run")
+    p.add_argument("--no-numpy", action="store_true", help="skip the np.asarray(x) runs")
+    p.add_argument("--dir", default=None)
+    p.add_argument("--json", default=None, help="write the results here")
+    args = p.parse_args(argv)
+    rows = 2**19 if args.quick else args.rows
+    tmp = tempfile.mkdtemp(prefix="lazyarr-npfuncs-", dir=args.dir)
+    results = {}
+    try:
+        path = os.path.join(tmp, "data.h5")
+        t0 = time.perf_counter()
+        make_data(path, rows, args.cols)
+        import lazyarr.reduce as lr
+
+        nbytes = rows * args.cols * 4
+        print(f"data: ({rows}, {args.cols}) float32 = {nbytes / 2**20:.0f} MiB, written in "
+              f"{time.perf_counter() - t0:.0f} s; block budget {lr.DEFAULT_BLOCK_BYTES / 2**20:.0f} MiB")
+        limit = lr.DEFAULT_BLOCK_BYTES + 200 * 2**20
+        print(f"{'call':<24} {'lazyarr s':>9} {'numpy s':>8} {'ratio':>6} {'peak MB':>8} {'numpy MB':>8} ok")
+        for name, (call, sized) in CALLS.items():
+            if args.only and not any(name.startswith(o) for o in args.only):
+                continue
+            mine = measure(path, call, repeats=args.repeats)
+            theirs = None if args.no_numpy else measure(path, call, numpy=True, repeats=args.repeats)
+            ratio = mine["seconds"] / theirs["seconds"] if theirs else float("nan")
+            allowed = limit + (nbytes + 2 * 2**20 if sized else 0)
+            ok = mine["peak_bytes"] <= allowed and (theirs is None or ratio <= 1.25 or name.startswith("scipy"))
+            results[name] = dict(call=call, lazyarr=mine, numpy=theirs, ratio=ratio, allowed_peak=allowed)
+            print(f"{name:<24} {mine['seconds']:9.2f} {theirs['seconds'] if theirs else float('nan'):8.2f} "
+                  f"{ratio:6.2f} {mine['peak_bytes'] / 1e6:8.0f} "
+                  f"{theirs['peak_bytes'] / 1e6 if theirs else float('nan'):8.0f} {'yes' if ok else 'NO'}",
+                  flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(rows=rows, cols=args.cols, results=results), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""Blosc2 chunks written by lazyarr and read block by block through a map
+(lazyarr.backends._b2blocks).
+
+Every property test compares the mapped block reader with NumPy (through the
+oracle) *and* with PyTables' own decoding of the same node (``raw_chunks =
+False``), over block sizes, dtypes, partial last chunks and blocks, appends
+that move the chunk index, writes, and several arrays over one file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+
+import numpy as np
+import pytest
+import tables
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lazyarr as la
+from lazyarr.backends import _b2blocks, _b2write
+from lazyarr.backends.compressed import CompressedBackend
+from lazyarr.testing import assert_same_as_numpy, dtypes, keys
+
+#: Examples per property test: each writes an HDF5 file, so a third of the
+#: profile's (dev 33, ci 133, heavy 1333).
+EXAMPLES = max(10, settings.default.max_examples // 3)
+#: Block sizes the tests write with: tiny (many blocks per chunk, padded
+#: chunks), odd, and the default.
+BLOCKS = [64, 200, 1024, _b2write.BLOCK_BYTES]
+
+
+@pytest.fixture
+def decoded(monkeypatch):
+    """Bytes handed to blosc2 to decode, one entry per decode call."""
+    seen: list[int] = []
+    orig = _b2blocks._decode
+
+    def counted(src, dst):
+        seen.append(dst.nbytes)
+        return orig(src, dst)
+
+    monkeypatch.setattr(_b2blocks, "_decode", counted)
+    return seen
+
+
+@pytest.fixture
+def hdf5_reads(monkeypatch):
+    """Names of the PyTables read calls made."""
+    seen = []
+    for cls, name in [(tables.Leaf, "read_chunk"), (tables.Array, "_g_read_slice"),
+                      (tables.Array, "_g_read_selection")]:
+        orig = getattr(cls, name)
+
+        def counted(self, *a, _orig=orig, _name=name, **k):
+            seen.append(_name)
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(cls, name, counted)
+    return seen
+
+
+def _values(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    v = rng.integers(-1000, 1000, shape)
+    if np.dtype(dtype).kind == "S":
+        return v.astype("S4")
+    if np.dtype(dtype).kind == "b":
+        return v % 3 == 0
+    if np.dtype(dtype).kind == "u":
+        v = np.abs(v)
+    return v.astype(dtype)
+
+
+def _reference(store, name):
+    ref = store[name]
+    ref.backend.raw_chunks = False  # PyTables decodes: the reference
+    return ref
+
+
+# ---------------------------------------------------------------- writing
+@pytest.mark.parametrize("block", BLOCKS)
+@pytest.mark.parametrize("shape, chunks", [((1000, 7), (300, 7)), ((50, 6, 9), (7, 4, 5)),
+                                           ((10,), (4,)), ((3, 2), (1000, 2))])
+def test_files_read_by_pytables_and_h5py(tmp_path, monkeypatch, block, shape, chunks):
+    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("hdf5plugin")
+    monkeypatch.setattr(_b2write, "BLOCK_BYTES", block)
+    a = _values(shape, "f8")
+    path = tmp_path / "w.h5"
+    with la.open(path, "w") as s:
+        x = s.create_array("x", a, chunks=chunks)
+        x.append(a[:2])
+        x.append(a[:1])
+    want = np.concatenate([a, a[:2], a[:1]])
+    with tables.open_file(path) as f:
+        np.testing.assert_array_equal(f.root.x[:], want)
+        np.testing.assert_array_equal(f.root.x[1::3], want[1::3])
+        # The frames say the block size PyTables' filter was told (PT_DEFAULT_B2_BLOCKSIZE).
+        rows = _b2write.block_rows(chunks, 8)
+        raw = f.root.x.read_chunk((0,) * len(shape))
+        h = int.from_bytes(raw[11:15], "big")
+        assert int.from_bytes(raw[h + 8 : h + 12], "little") == rows * 8 * int(np.prod(chunks[1:]))
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(f["x"][()], want)
+
+
+def test_frames_are_what_blosc2_makes(tmp_path):
+    # The hand-assembled frame equals blosc2.asarray's, byte for byte
+    # (one thread: blosc2's threads may store blocks in another order).
+    import blosc2
+
+    a = _values((100, 64), "f4")
+    w = _b2write._writer((128, 64), "<f4", blosc2.Codec.ZSTD, 1, True)
+    w = w._replace(cparams=dataclasses.replace(w.cparams, nthreads=1))
+    ours = _b2write.encode(w, a)
+    pad = np.zeros((128, 64), "f4")
+    pad[:100] = a
+    theirs = blosc2.asarray(pad.view("V4"), chunks=(128, 64), blocks=(128, 64),
+                            cparams=w.cparams).to_cframe()
+    assert ours == theirs
+
+
+def test_write_chunk_path_needs_blosc2_and_native_order(tmp_path):
+    with la.open(tmp_path / "n.h5", "w") as s:
+        nodes = {
+            "zstd": s.create_array("a", np.arange(10.0)),
+            "zlib": s.create_array("b", np.arange(10.0), compression="zlib"),
+            "big-endian": s.create_array("c", np.arange(10.0).astype(">f8")),
+        }
+        got = {k: _b2write.writer(v.backend._node()) is not None for k, v in nodes.items()}
+    assert got == {"zstd": True, "zlib": False, "big-endian": False}
+
+
+# ---------------------------------------------------------------- reading
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(data=st.data())
+def test_block_reader_same_as_numpy_and_pytables(tmp_path_factory, data):
+    block = data.draw(st.sampled_from(BLOCKS), label="block bytes")
+    dtype = data.draw(dtypes(byteorders=("<",)), label="dtype")
+    ndim = data.draw(st.integers(1, 3), label="ndim")
+    shape = tuple(data.draw(st.lists(st.integers(1, 9), min_size=ndim - 1, max_size=ndim - 1)))
+    shape = (data.draw(st.integers(1, 300), label="rows"),) + shape
+    chunks = (data.draw(st.integers(1, 64), label="chunk rows"),) + tuple(
+        data.draw(st.integers(1, n)) for n in shape[1:])
+    a = _values(shape, dtype, data.draw(st.integers(0, 9)))
+    path = tmp_path_factory.mktemp("b") / "a.h5"
+    old = _b2write.BLOCK_BYTES
+    _b2write.BLOCK_BYTES = block
+    try:
+        with la.open(path, "w") as s:
+            s.create_array("x", a, chunks=chunks)
+    finally:
+        _b2write.BLOCK_BYTES = old
+    with la.open(path) as s:
+        x, ref = s["x"], _reference(s, "x")
+        for _ in range(4):
+            key = data.draw(keys(a.shape), label="key")
+            assert_same_as_numpy(x.__getitem__, a, key)
+            try:
+                want = ref[key]
+            except Exception:  # noqa: BLE001 - NumPy rejected it: the oracle checked the type
+                continue
+            np.testing.assert_array_equal(x[key], want)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(data=st.data())
+def test_appends_writes_and_two_arrays_on_one_file(tmp_path_factory, data):
+    # Appends move the chunk index (and rewrite the last chunk in place),
+    # writes rewrite chunks; two nodes and two array objects over one node
+    # share the file's map and caches. A NumPy model follows every step.
+    path = tmp_path_factory.mktemp("s") / "s.h5"
+    cols = data.draw(st.integers(1, 5), label="cols")
+    crow = data.draw(st.integers(1, 40), label="chunk rows")
+    models = {n: _values((data.draw(st.integers(0, 50)), cols), "i4", i) for i, n in enumerate("xy")}
+    with la.open(path, "w") as s:
+        arrs = {n: s.create_array(n, m, chunks=(crow, cols)) for n, m in models.items()}
+        other = s["x"]  # a second array object over node x
+        for _ in range(data.draw(st.integers(1, 12), label="steps")):
+            n = data.draw(st.sampled_from("xy"))
+            what = data.draw(st.sampled_from(["append", "append1", "write", "read", "other"]))
+            m = models[n]
+            if what.startswith("append"):
+                k = 1 if what == "append1" else data.draw(st.integers(1, 3 * crow))
+                rows = _values((k, cols), "i4", len(m))
+                arrs[n].append(rows)
+                models[n] = np.concatenate([m, rows])
+            elif what == "write" and len(m):
+                i = data.draw(st.integers(0, len(m) - 1))
+                arrs[n][i] = -i
+                m[i] = -i
+            else:
+                x = other if (what == "other" and n == "x") else arrs[n]
+                key = data.draw(keys(m.shape, invalid=False), label="key")
+                assert_same_as_numpy(x.__getitem__, models[n], key)
+        for n in "xy":
+            np.testing.assert_array_equal(np.asarray(arrs[n]), models[n])
+    with tables.open_file(path) as f:
+        for n in "xy":
+            np.testing.assert_array_equal(f.get_node("/" + n)[:], models[n])
+
+
+def test_reads_touch_only_needed_blocks(tmp_path, decoded, hdf5_reads):
+    a = _values((8192, 64), "f4")  # 2 chunks of 4096 rows, blocks of 128 rows
+    with la.open(tmp_path / "r.h5", "w") as s:
+        x = s.create_array("x", a, chunks=(4096, 64))
+        x[0]  # the chunk index is cached from here on
+        hdf5_reads.clear()
+        decoded.clear()
+        np.testing.assert_array_equal(x[5000], a[5000])
+        assert decoded == [128 * 64 * 4]  # one block
+        decoded.clear()
+        rows = [3, 5, 130, 4095, 4096, 8191, 3]
+        np.testing.assert_array_equal(x[rows], a[rows])
+        assert decoded == [5 * 128 * 64 * 4]  # 5 distinct blocks in one decode call
+        decoded.clear()
+        np.testing.assert_array_equal(x[:], a)
+        assert decoded == [4096 * 64 * 4] * 2  # each chunk once, straight into the result
+        assert hdf5_reads == []  # no chunk ever came through HDF5
+
+
+def test_uncompressible_and_special_chunks(tmp_path):
+    rng = np.random.default_rng(0)
+    a = np.zeros((3000, 8), "u1")
+    a[1000:2000] = rng.integers(0, 256, (1000, 8))  # stored uncompressed (memcpyed)
+    a[2000:] = 7  # a run: a special-value chunk
+    with la.open(tmp_path / "u.h5", "w") as s:
+        x = s.create_array("x", a, chunks=(1000, 8))
+        for key in [slice(None), 1500, [5, 1999, 2000, 2999], slice(990, 2010, 3)]:
+            np.testing.assert_array_equal(x[key], a[key])
+
+
+def test_pytables_nd_blocks(tmp_path):
+    # PyTables picks N-d blocks for N-d chunks: their rows are not contiguous
+    # once decoded. Both raw paths leave such chunks to PyTables (the
+    # read_chunk path decoded them out of C order before).
+    a = np.arange(8 * 64 * 512, dtype="f8").reshape(8, 64, 512)
+    path = tmp_path / "nd.h5"
+    with tables.open_file(path, "w") as f:
+        f.create_carray("/", "x", obj=a, chunkshape=(4, 64, 512),
+                        filters=tables.Filters(complevel=1, complib="blosc2:zstd"))
+        assert not _b2blocks.rows_blocked(f.root.x.read_chunk((0, 0, 0)), (4, 64, 512))
+    with la.open(path) as s:
+        for mapped in (True, False):
+            x = s["x"]
+            x.backend.mapped_blocks = mapped
+            for key in [slice(None), 3, (3, 5), [1, 6]]:
+                np.testing.assert_array_equal(x[key], a[key])
+
+
+def test_core_driver_reads_and_appends(tmp_path):
+    # No file to map under the core driver: the read_chunk path, and
+    # PyTables compresses (its own Blosc2 reads take chunks from disk).
+    a = _values((500, 6), "f4")
+    path = tmp_path / "m.h5"
+    with la.open(path, "w") as s:
+        s.create_array("x", a, chunks=(64, 6))
+    with la.open(path, "r+", cache=la.InMemory()) as s:
+        x = s["x"]
+        assert _b2write.writer(x.backend._node()) is None
+        x.append(a[:3])
+        x[2] = 9.0
+        want = np.concatenate([a, a[:3]])
+        want[2] = 9.0
+        np.testing.assert_array_equal(np.asarray(x), want)
+
+
+def test_checksums_need_a_verifier(tmp_path, monkeypatch):
+    a = _values((300, 4), "f8")
+    path = tmp_path / "f.h5"
+    with tables.open_file(path, "w") as f:
+        f.create_carray("/", "x", obj=a, chunkshape=(100, 4),
+                        filters=tables.Filters(complevel=1, complib="blosc2:zstd", fletcher32=True))
+    with la.open(path) as s:
+        x = s["x"]
+        assert not _b2blocks.eligible(x.backend._node())
+        np.testing.assert_array_equal(x[[5, 299]], a[[5, 299]])  # PyTables checks them
+    # Installed, the verifier sees every stored chunk once, frame + checksum.
+    seen = []
+
+    def verify(buf):
+        seen.append(len(buf))
+        return True
+
+    monkeypatch.setattr(_b2blocks, "_FLETCHER32", None)
+    _b2blocks.set_verifier(lambda frame: b"\0" * 4, verify)
+    with la.open(path) as s:
+        x = s["x"]
+        node = x.backend._node()
+        sizes = sorted(node.chunk_info((r, 0)).size for r in (0, 100, 200))
+        for _ in range(2):
+            np.testing.assert_array_equal(x[[5, 150, 299]], a[[5, 150, 299]])
+        assert sorted(seen) == sizes
+        # A chunk the verifier rejects goes to PyTables (which checks it too).
+        seen.clear()
+        _b2blocks.forget(node)
+        _b2blocks.set_verifier(lambda frame: b"\0" * 4, lambda buf: False)
+        np.testing.assert_array_equal(x[[5, 299]], a[[5, 299]])
+
+
+def test_buffered_appends_written_on_flush_and_close(tmp_path):
+    a = _values((10, 3), "i8")
+    path = tmp_path / "t.h5"
+    with la.open(path, "w") as s:
+        x = s.create_array("x", a[:0], chunks=(4, 3))
+        for row in a:
+            x.append(row[None])
+        node = x.backend._node()
+        assert node.nrows == 10 and not node.read(8, 10).any()  # rows 8, 9 wait in memory
+        s.flush()
+        np.testing.assert_array_equal(node.read(), a)  # through PyTables' own read
+        x.append(a[:1])
+    with tables.open_file(path) as f:
+        np.testing.assert_array_equal(f.root.x[:], np.concatenate([a, a[:1]]))
+
+
+@pytest.mark.parametrize("dtype", ["<f8", ">f8", ">i2", "?", "S3", "<c8"])
+def test_files_written_by_pytables(tmp_path, decoded, dtype):
+    # PyTables' own frames (its default 128 KiB blocks, any byte order) take
+    # the block path too: one block for one row.
+    a = _values((5000, 8), dtype)
+    path = tmp_path / "p.h5"
+    order = {">": "big", "<": "little"}.get(np.dtype(dtype).byteorder)
+    with tables.open_file(path, "w") as f:
+        node = f.create_carray("/", "x", atom=tables.Atom.from_dtype(a.dtype.newbyteorder("=")),
+                               shape=a.shape, chunkshape=(2048, 8), byteorder=order,
+                               filters=tables.Filters(complevel=1, complib="blosc2:zstd", shuffle=True))
+        node[:] = a
+    with la.open(path) as s:
+        x = s["x"]
+        assert x.dtype == a.dtype
+        x[0]
+        decoded.clear()
+        assert_same_as_numpy(x.__getitem__, a, 4500)
+        rows = max(1, 2**17 // (8 * a.dtype.itemsize))  # PyTables' default block
+        assert decoded == [min(rows, 2048) * 8 * a.dtype.itemsize]
+        for key in [slice(None), [4999, 0, 2048, 2047], np.arange(5000) % 7 == 0, (slice(None), 3)]:
+            assert_same_as_numpy(x.__getitem__, a, key)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_reads(tmp_path):
+    # The parent's decoder keeps blosc2 threads alive; a child forked then
+    # could never decode on threads (it hung): the decoder is freed first.
+    a = _values((4000, 10), "f8")
+    path = tmp_path / "f.h5"
+    with la.open(path, "w") as s:
+        s.create_array("x", a, chunks=(1000, 10))
+    with la.open(path) as s:
+        x = s["x"]
+        np.testing.assert_array_equal(x[:], a)  # the decoder and its threads exist now
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply_async(_child_sum, (x,)).get(timeout=120)
+        assert got == float(a.sum() + a[[1, 2000]].sum())
+        np.testing.assert_array_equal(x[[5, 3999]], a[[5, 3999]])
+
+
+def _child_sum(x):
+    return float(x[:].sum() + x[[1, 2000]].sum())
