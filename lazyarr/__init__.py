@@ -10,7 +10,12 @@ array([[11,  9],
        [11,  9]])
 """
 
-from lazyarr import backends
+# First: HDF5 reads its plugin folders when tables is imported (see _plugins).
+from lazyarr import _plugins
+
+_plugins.setup()
+
+from lazyarr import backends  # noqa: E402
 from lazyarr.array import LazyArray
 from lazyarr.batches import pad
 from lazyarr.cache import InMemory, NoCache, SwapWindow

@@ -101,10 +101,27 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         return None if c is None else tuple(int(n) for n in c)
 
     def __repr__(self) -> str:
+        from lazyarr.info import storage_repr
+
         return (
             f"LazyArray(shape={self.shape}, dtype={self.dtype}, "
-            f"backend={self._backend.kind!r}, cache={self._policy!r})"
+            f"backend={self._backend.kind!r}{storage_repr(self._backend)}, cache={self._policy!r})"
         )
+
+    @property
+    def info(self) -> Any:
+        """What zarr's ``.info`` gives: type, dtype, shape, chunks, compression,
+        bytes in memory and on disk, ratio (see :class:`lazyarr.info.ArrayInfo`)."""
+        from lazyarr.info import ArrayInfo
+
+        return ArrayInfo(self)
+
+    @property
+    def attrs(self) -> Any:
+        """The node's user attributes, a mutable mapping (:class:`lazyarr.groups.Attributes`)."""
+        from lazyarr.groups import attrs_of
+
+        return attrs_of(self._backend)
 
     def __len__(self) -> int:
         shape = self.shape
@@ -125,6 +142,12 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
 
     def __getitem__(self, key: Any) -> Any:
         bound = self._bound
+        if isinstance(key, str) or (type(key) is list and key and isinstance(key[0], str)):
+            if bound is not None and bound.direct:
+                return bound.getitem(key)  # NumPy takes the fields itself
+            from lazyarr.info import read_fields  # x["field"], x[["a", "b"]]
+
+            return read_fields(self, key)
         if bound is not None:
             if bound.direct:
                 # The backend takes NumPy keys (an ndarray behind it): NumPy
@@ -288,7 +311,8 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         Parameters
         ----------
         rows : array_like
-            Shape ``(k,) + x.shape[1:]``; cast to ``x.dtype`` under NumPy's
+            Shape ``(k,) + x.shape[1:]``, or one row of shape ``x.shape[1:]``
+            (a record, for a structured dtype); cast to ``x.dtype`` under NumPy's
             ``same_kind`` rule. Everything is validated before anything is
             written, so a bad append writes nothing.
 
@@ -306,8 +330,9 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         >>> import numpy as np, lazyarr as la
         >>> x = la.LazyArray(la.backends.MemoryBackend(np.zeros((0, 2))))
         >>> x.append(np.ones((3, 2)))
-        >>> len(x)
-        3
+        >>> x.append([5.0, 6.0])  # one row
+        >>> len(x), x[-1]
+        (4, array([5., 6.]))
         """
         self._check_writable()
         if not getattr(self._backend, "extendable", False):
@@ -346,7 +371,9 @@ def _validate_rows(rows: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.nda
     """Check ``rows`` for an append to an array of ``shape``; return them cast."""
     if isinstance(rows, LazyArray):
         rows = np.asarray(rows)
-    arr = np.asarray(rows)
+    arr = np.asarray(rows, dtype=dtype if dtype.names and not isinstance(rows, np.ndarray) else None)
+    if shape and arr.shape == shape[1:]:
+        arr = arr[np.newaxis]  # one row of the trailing shape: append it as one row
     if arr.ndim != len(shape) or arr.shape[1:] != shape[1:]:
         raise ValueError(
             f"rows to append must have shape (k,) + {shape[1:]}, got shape {arr.shape}"

@@ -494,7 +494,21 @@ class InMemory(CachePolicy):
     ...     x = store["data"]
     ...     x.cache, x.backend.fileref.driver_kw["driver"], x[::2]
     (InMemory(), 'H5FD_CORE', array([0., 2., 4.]))
+
+    ``persist=False``: a file that lives in memory only (the core driver
+    without a backing store): nothing is read from or written to disk.
+
+    >>> with la.open(os.path.join(tempfile.mkdtemp(), "scratch.h5"), "w",
+    ...              cache=la.InMemory(persist=False)) as store:
+    ...     store.create_array("tmp", np.arange(3))[-1], os.path.exists(store.path)
+    (np.int64(2), False)
     """
+
+    def __init__(self, persist: bool = True) -> None:
+        self.persist = bool(persist)
+
+    def _params(self) -> dict:
+        return {} if self.persist else {"persist": False}
 
     def bind(self, backend: Any) -> BoundCache:
         ref = getattr(backend, "fileref", None)

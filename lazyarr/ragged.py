@@ -167,6 +167,13 @@ class RaggedArray(CachedArray):
     def __len__(self) -> int:
         return self._backend.committed() + len(self._pending)
 
+    @property
+    def attrs(self) -> Any:
+        """The node's user attributes, a mutable mapping (:class:`lazyarr.groups.Attributes`)."""
+        from lazyarr.groups import attrs_of
+
+        return attrs_of(self._backend)
+
     def __repr__(self) -> str:
         try:
             n: Any = len(self)
@@ -282,6 +289,9 @@ class RaggedArray(CachedArray):
                 f"item {j} has {arr.ndim} axes (shape {arr.shape}); this ragged array "
                 f"holds {self.item_ndim}-d items"
             )
+        check_shape = getattr(self._backend, "check_item_shape", None)
+        if check_shape is not None:  # a layout with fixed trailing axes (a VLArray's atom)
+            check_shape(arr.shape, j)
         if arr.dtype.hasobject or not np.can_cast(arr.dtype, dt, casting="same_kind"):
             raise TypeError(f"cannot append item {j} of dtype {arr.dtype} to a ragged array "
                             f"of {dt} (same_kind casting)")

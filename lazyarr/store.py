@@ -1,6 +1,8 @@
 """HDF5 files: open/create stores and find the arrays in them.
 
-File handles (:class:`~lazyarr.files.FileRef`) live in :mod:`lazyarr.files`.
+File handles (:class:`~lazyarr.files.FileRef`) live in :mod:`lazyarr.files`,
+what each node opens as in :mod:`lazyarr.nodes`, creating nodes in
+:mod:`lazyarr.creating`, groups and attributes in :mod:`lazyarr.groups`.
 
 Examples
 --------
@@ -11,7 +13,7 @@ Examples
 ...     x.append(np.array([10.0, 11.0]))
 >>> store = la.open(path)
 >>> list(store)
-['/grp/data']
+['/grp', '/grp/data']
 >>> store["grp/data"][::4]
 array([0., 4., 8.])
 >>> store.close()
@@ -23,152 +25,32 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import numpy as np
-import tables
-
 from lazyarr.array import LazyArray
-from lazyarr.backends._hdf5 import (
-    ATTR_BACKEND,
-    ATTR_VERSION,
-    FORMAT_VERSION,
-    HDF5_LOCK,
-    hdf5_errors,
-    quiet,
-)
-from lazyarr.backends._pytables import check_dtype
-from lazyarr.backends.base import backend_class, backend_kinds
-from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (registers)
-from lazyarr.backends.plain import PlainBackend  # noqa: F401  (registers)
+from lazyarr.backends._hdf5 import HDF5_LOCK, hdf5_errors, quiet
 from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend
 from lazyarr.backends.ragged_vl import RaggedVLBackend
 from lazyarr.cache import InMemory
-from lazyarr.errors import BackendError, CorruptStoreError, NodeNotFoundError, ReadOnlyError
+from lazyarr.creating import CreatingMixin
+from lazyarr.errors import NodeNotFoundError
 from lazyarr.files import MODES, FileRef, core_driver_kw
+from lazyarr.groups import Attributes, Group, tree
+from lazyarr.nodes import is_group, node_path, open_backend, walk, wrap_backend
 from lazyarr.ragged import RaggedArray
 
 __all__ = ["FileRef", "Store", "open", "open_array"]
 
-# --------------------------------------------------------------------------
-# Node discovery
-# --------------------------------------------------------------------------
-def _node_path(name: str) -> str:
-    """``"data"``, ``"/data"``, ``"grp//data/"`` -> ``"/data"``, ``"/grp/data"``."""
-    if not isinstance(name, str):
-        raise TypeError(f"node names are str, got {type(name).__name__}")
-    if "\x00" in name:
-        # HDF5 names are C strings: "a\x00b" would silently become "/a".
-        raise ValueError(f"node path {name!r} contains a NUL byte")
-    parts = [p for p in name.split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise ValueError(f"node path {name!r} may not contain '.' or '..'")
-    return "/" + "/".join(parts)
+_node_path = node_path
+_wrap = wrap_backend
 
 
-def _kind_of(node: Any) -> tuple[str | None, str]:
-    """Which backend kind opens ``node``, or ``(None, why not)``.
-
-    Our attribute wins (it may mark a group: later layouts store one array
-    as a group of datasets); otherwise an HDF5 file written by PyTables or
-    h5py maps by layout: contiguous -> plain, chunked -> compressed.
-    """
-    if isinstance(node, (tables.link.Link, tables.UnImplemented)):
-        return None, f"it is a {type(node).__name__}"
-    attrs = node._v_attrs
-    if ATTR_BACKEND in attrs._v_attrnamesuser:
-        return _marked_kind(node)
-    if isinstance(node, tables.Group):
-        return None, "it is a group"
-    if not isinstance(node, tables.Array):
-        return None, f"it is a {type(node).__name__}, not an array"
-    if node.atom.shape != ():
-        return None, f"its atom {node.atom!r} is not scalar"
-    try:
-        check_dtype(node.atom.dtype)
-    except BackendError as exc:
-        return None, str(exc)
-    return ("plain" if node.chunkshape is None else "compressed"), ""
-
-
-def _marked_kind(node: Any) -> tuple[str | None, str]:
-    """The kind of a node lazyarr marked, or ``(None, why it cannot be opened)``.
-
-    Such a node is listed by the store even when it cannot be opened (an
-    unknown kind, a newer format), so that it never silently disappears;
-    opening it raises :class:`lazyarr.BackendError` with the reason.
-    """
-    attrs = node._v_attrs
-    kind = attrs[ATTR_BACKEND]
-    if isinstance(kind, bytes):
-        kind = kind.decode("utf-8", "replace")
-    if not isinstance(kind, str):
-        return None, f"its {ATTR_BACKEND} attribute is {kind!r}, not a backend name"
-    if kind not in backend_kinds():
-        return None, f"it was written by backend kind {kind!r}, which is not installed"
-    cls = backend_class(kind)
-    if not hasattr(cls, "_node") and not hasattr(cls, "_nodes"):
-        return None, f"backend kind {kind!r} does not store arrays in HDF5 files"
-    if ATTR_VERSION in attrs._v_attrnamesuser:
-        version = attrs[ATTR_VERSION]
-        try:
-            ok = int(version) == version
-        except (TypeError, ValueError, OverflowError):
-            ok = False
-        if not ok:
-            return None, f"its {ATTR_VERSION} attribute is {version!r}, not a format version"
-        if int(version) > FORMAT_VERSION:
-            return None, (f"it was written in format version {int(version)} of {kind!r} "
-                          f"by a newer lazyarr; this one reads versions up to {FORMAT_VERSION}: "
-                          "upgrade lazyarr")
-    return kind, ""
-
-
-def _listed(node: Any) -> bool:
-    """A key of the store: an array we open, or a node we marked (even one
-    we cannot open: see :func:`_marked_kind`)."""
-    return _kind_of(node)[0] is not None or (
-        not isinstance(node, (tables.link.Link, tables.UnImplemented))
-        and ATTR_BACKEND in node._v_attrs._v_attrnamesuser
-    )
-
-
-def _walk(group: Any) -> Iterator[str]:
-    for name in sorted(group._v_children):
-        child = group._v_children[name]
-        if isinstance(child, tables.Group) and ATTR_BACKEND not in child._v_attrs._v_attrnamesuser:
-            yield from _walk(child)
-        elif _listed(child):
-            yield child._v_pathname
+def _parents(path: str) -> list[str]:
+    """``"/a/b/c"`` -> ``["/a", "/a/b"]``."""
+    parts = path.strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _open_backend(ref: FileRef, name: str) -> Any:
-    path = _node_path(name)
-    with HDF5_LOCK, quiet():
-        with hdf5_errors(f"opening {path!r} in {ref.path!r}", True):
-            try:
-                node = ref.file.get_node(path)
-            except tables.NoSuchNodeError:
-                raise NodeNotFoundError(f"no node {path!r} in {ref.path!r}") from None
-            except KeyError:  # a damaged symbol table names a child it lacks
-                raise CorruptStoreError(f"{ref.path!r} is corrupt: its group entries for "
-                                        f"{path!r} cannot be read") from None
-            kind, why = _kind_of(node)
-            if kind is None:
-                if _listed(node):
-                    raise BackendError(f"{path!r} in {ref.path!r} cannot be opened: {why}")
-                raise NodeNotFoundError(
-                    f"{path!r} in {ref.path!r} is not an array lazyarr can open: {why}")
-            return backend_class(kind)(ref, path)
-
-
-def _wrap(backend: Any, cache: Any) -> Any:
-    """The array object for a backend: RaggedArray for ragged layouts."""
-    if getattr(backend, "ragged", False):
-        return RaggedArray(backend, cache=cache)
-    return LazyArray(backend, cache=cache)
-
-
-#: ``backend=`` names of :meth:`Store.create_ragged` -> backend class.
-_RAGGED_BACKENDS = {"offsets": RaggedOffsetsBackend, "vl": RaggedVLBackend}
+    return open_backend(ref, _node_path(name))
 
 
 def _check_cache(cache: Any) -> None:
@@ -178,18 +60,26 @@ def _check_cache(cache: Any) -> None:
 
 def _driver_kw(cache: Any, mode: str) -> dict[str, Any]:
     """Driver options a policy asks of the file: the core driver for InMemory."""
-    return core_driver_kw(mode) if isinstance(cache, InMemory) else {}
+    if not isinstance(cache, InMemory):
+        return {}
+    kw = core_driver_kw(mode)
+    if not cache.persist:  # a file in memory only: never written back
+        kw["driver_core_backing_store"] = 0
+    return kw
 
 
 # --------------------------------------------------------------------------
 # Store
 # --------------------------------------------------------------------------
-class Store(Mapping):
-    """An open HDF5 file as a read-only mapping of node path -> array.
+class Store(CreatingMixin, Mapping):
+    """An open HDF5 file as a mapping of node path -> array or group.
 
-    Use :func:`lazyarr.open` to make one. Keys are absolute node paths
-    (``"/grp/data"``); lookups also accept relative ones (``"grp/data"``).
-    Only array nodes lazyarr can open are keys; groups are walked into.
+    Use :func:`lazyarr.open` to make one. Keys are the absolute paths of
+    every node (``"/grp"``, ``"/grp/data"``), depth first; lookups also
+    accept relative ones (``"grp/data"``). A group gives a
+    :class:`lazyarr.groups.Group`; a node lazyarr cannot open is listed too,
+    and looking it up raises KeyError saying why. ``store.attrs`` are the
+    root's attributes, ``store.tree()`` (or ``print(store)``) the hierarchy.
 
     Examples
     --------
@@ -199,7 +89,7 @@ class Store(Mapping):
     ...     _ = store.create_array("a", np.zeros(3), backend="plain")
     ...     _ = store.create_array("/g/b", shape=(2, 2), dtype="i4")
     ...     sorted(store), "a" in store, len(store)
-    (['/a', '/g/b'], True, 2)
+    (['/a', '/g', '/g/b'], True, 3)
     """
 
     def __init__(self, ref: FileRef, *, mode: str | None = None, cache: Any = None) -> None:
@@ -264,10 +154,19 @@ class Store(Mapping):
 
     # --------------------------------------------------------------- mapping
     def __getitem__(self, name: str) -> Any:
-        return self._track(_wrap(_open_backend(self._ref, name), self._cache))
+        path = _node_path(name)
+        with HDF5_LOCK, quiet(), hdf5_errors(f"opening {path!r} in {self.path!r}", True):
+            f = self._ref.file
+            if path not in f:
+                raise NodeNotFoundError(f"no node {path!r} in {self.path!r}")
+            node = f.get_node(path)
+            if is_group(node):
+                return Group(self, path)
+            backend = open_backend(self._ref, path, node)
+        return self._track(_wrap(backend, self._cache))
 
     def get(self, name: str, default: Any = None, *, cache: Any = None) -> Any:  # type: ignore[override]
-        """The array at ``name`` (with ``cache`` instead of the store's), or ``default``.
+        """The array or group at ``name`` (with ``cache`` instead of the store's), or ``default``.
 
         With ``cache=lazyarr.InMemory()`` on a store opened without it, the
         array reads from its own copy of the file opened with the core
@@ -286,7 +185,11 @@ class Store(Mapping):
         (array([1, 2, 3]), 'H5FD_CORE', None)
         """
         _check_cache(cache)
-        cache = cache if cache is not None else self._cache
+        if cache is None or cache is self._cache:
+            try:
+                return self[name]
+            except KeyError:
+                return default
         try:
             backend = _open_backend(self._ref_for(cache), name)
         except KeyError:
@@ -294,9 +197,10 @@ class Store(Mapping):
         return self._track(_wrap(backend, cache))
 
     def keys(self) -> list[str]:  # type: ignore[override]
-        """Absolute paths of the arrays in the file, sorted."""
+        """Absolute paths of every node in the file (groups, and nodes lazyarr
+        cannot open, too), depth first in name order; see :meth:`tree`."""
         with HDF5_LOCK, quiet(), hdf5_errors(f"listing the nodes of {self.path!r}", True):
-            return list(_walk(self._ref.file.root))
+            return [n._v_pathname for n in walk(self._ref.file.root)]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
@@ -311,224 +215,31 @@ class Store(Mapping):
             path = _node_path(name)
         except ValueError:
             return False
+        if path == "/":
+            return False
         with HDF5_LOCK, quiet(), hdf5_errors(f"looking up {path!r} in {self.path!r}", True):
             f = self._ref.file
-            if path not in f:
-                return False
-            return _listed(f.get_node(path))
+            # Not inside an array stored as a group (its columns are not nodes to us).
+            return path in f and all(
+                is_group(f.get_node(p)) for p in _parents(path))
 
-    # -------------------------------------------------------------- creating
-    def create_array(
-        self,
-        name: str,
-        data: Any = None,
-        *,
-        shape: Any = None,
-        dtype: Any = None,
-        backend: str = "compressed",
-        compression: str | None = "blosc2:zstd",
-        level: int = 1,
-        shuffle: bool = True,
-        chunks: tuple[int, ...] | None = None,
-        expectedrows: int | None = None,
-    ) -> LazyArray:
-        """Create an array node and return it as a :class:`lazyarr.LazyArray`.
+    @property
+    def root(self) -> Group:
+        """The root group ``/``: a mapping of its children by name (as h5py's File)."""
+        return Group(self, "/")
 
-        Parameters
-        ----------
-        name : str
-            Node path; missing groups are created (``"grp/sub/data"``).
-        data : array_like, optional
-            Initial contents (cast like ``np.asarray(data, dtype)``).
-        shape, dtype : optional
-            Instead of ``data``: an array of zeros (``dtype`` default float64).
-        backend : str
-            A registered backend kind that can create nodes: ``"compressed"``
-            (chunked, extendable along axis 0) or ``"plain"`` (contiguous).
-        compression : str or None
-            Any PyTables complib (``"blosc2:zstd"``, ``"blosc2:lz4"``,
-            ``"blosc:lz4"``, ``"zlib"``, ...) or None for uncompressed chunks.
-            Only the compressed backend uses ``compression``, ``level``,
-            ``shuffle``, ``chunks`` and ``expectedrows``.
-        level : int
-            Compression level 0..9. The default, Blosc2/Zstd level 1, came
-            out of ``bench/codecs.py``: the same ratio as level 5 (within
-            3 %), writes 5x faster, single rows 30 % cheaper.
-        shuffle : bool
-            Byte-shuffle before compressing.
-        chunks : tuple of int, optional
-            Chunk shape; by default about 1 MiB of whole rows.
-        expectedrows : int, optional
-            Expected final row count (caps the default chunk length).
+    @property
+    def attrs(self) -> Attributes:
+        """The root group's attributes (a mutable mapping)."""
+        return Attributes(self._ref, "/")
 
-        Returns
-        -------
-        LazyArray
+    def tree(self) -> str:
+        """The file's hierarchy, one node a line: kind, shape, dtype, chunks,
+        compression (``print(store)`` prints it)."""
+        return tree(self, "/")
 
-        Raises
-        ------
-        ReadOnlyError
-            The store is read-only.
-        ValueError
-            The node exists, or a bad backend/compression/chunks argument.
-        TypeError
-            Not exactly one of ``data``/``shape``; or an unsupported dtype
-            (:class:`lazyarr.BackendError`).
-
-        Examples
-        --------
-        >>> import numpy as np, lazyarr as la, tempfile, os
-        >>> store = la.open(os.path.join(tempfile.mkdtemp(), "c.h5"), "w")
-        >>> x = store.create_array("x", np.arange(4, dtype=">i2"), compression="zlib")
-        >>> x.dtype, x.backend.kind, x[1:3]
-        (dtype('>i2'), 'compressed', array([1, 2], dtype='>i2'))
-        >>> store.create_array("x", shape=(2,))
-        Traceback (most recent call last):
-        ...
-        ValueError: name already exists: '/x'
-        >>> store.close()
-        """
-        if self._ref.readonly:
-            raise ReadOnlyError(
-                f"cannot create {name!r}: {self.path!r} is open read-only (mode 'r')"
-            )
-        if (data is None) == (shape is None):
-            raise TypeError("create_array needs exactly one of data= or shape=")
-        if data is not None:
-            arr = np.asarray(data, dtype=dtype)
-            check_dtype(arr.dtype)
-            shape = None
-        else:
-            arr = None
-            shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-            if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
-                       for n in shape):
-                raise ValueError(f"shape must be non-negative ints, got {shape!r}")
-            shape = tuple(int(n) for n in shape)
-            dtype = check_dtype(np.float64 if dtype is None else dtype)
-        try:
-            cls = backend_class(backend)
-        except KeyError:
-            cls = None
-        if cls is None or not hasattr(cls, "create"):
-            can = [k for k in backend_kinds() if hasattr(backend_class(k), "create")]
-            raise ValueError(f"backend {backend!r} cannot create arrays in a file; use one of {can}")
-        b = self._create_node(
-            name,
-            "an array",
-            lambda path: cls.create(
-                self._ref, path, arr, shape=shape, dtype=dtype,
-                compression=compression, level=level, shuffle=shuffle,
-                chunks=chunks, expectedrows=expectedrows,
-            ),
-        )
-        return LazyArray(b, cache=self._cache)
-
-    def _create_node(self, name: str, what: str, make: Any) -> Any:
-        """Create a node with ``make(path)``, all or nothing.
-
-        Missing groups are made first; if anything fails the file is left as
-        it was: no half-written node, no new groups.
-        """
-        path = _node_path(name)
-        if path == "/":
-            raise ValueError(f"cannot create {what} at the root group '/'")
-        with HDF5_LOCK, quiet():
-            f = self._ref.file
-            if path in f:
-                raise ValueError(f"name already exists: {path!r}")
-            created: list[str] = []
-            try:
-                self._make_groups(f, path, created)
-                with hdf5_errors(f"creating {path!r} in {self.path!r}"):
-                    return make(path)
-            except BaseException:
-                for p in [path] + created[::-1]:
-                    try:
-                        if p in f:
-                            f.remove_node(p, recursive=True)
-                    except Exception:  # pragma: no cover - best effort cleanup
-                        pass
-                raise
-
-    def create_ragged(
-        self,
-        name: str,
-        *,
-        dtype: Any,
-        item_ndim: int,
-        backend: str = "offsets",
-        compression: str | None = "blosc2:zstd",
-        level: int = 5,
-        shuffle: bool = True,
-        expected_items: int | None = None,
-    ) -> RaggedArray:
-        """Create an empty ragged array (items of varying shape) at ``name``.
-
-        Parameters
-        ----------
-        name : str
-            Node path of the group that holds the array; missing parent
-            groups are created.
-        dtype : dtype_like
-            The items' dtype (bool, integers, floats, complex or bytes).
-        item_ndim : int
-            Number of axes of every item (>= 1).
-        backend : {'offsets', 'vl'}
-            ``'offsets'`` (kind ``ragged-offsets``): the items' elements flat
-            in one compressed EArray with start/stop and shape columns.
-            ``'vl'`` (kind ``ragged-vl``): one VLArray row per item plus a
-            shape column; HDF5 does not compress its rows.
-        compression, level, shuffle
-            As in :meth:`create_array`; for ``'vl'`` they apply to the shape
-            column only.
-        expected_items : int, optional
-            Expected number of items (sizes the metadata chunks).
-
-        Returns
-        -------
-        RaggedArray
-
-        Raises
-        ------
-        ReadOnlyError
-            The store is read-only.
-        ValueError
-            The node exists; a bad backend, compression or ``item_ndim``.
-        TypeError
-            An unsupported dtype (:class:`lazyarr.BackendError`).
-
-        Examples
-        --------
-        >>> import numpy as np, lazyarr as la, tempfile, os
-        >>> store = la.open(os.path.join(tempfile.mkdtemp(), "cr.h5"), "w")
-        >>> r = store.create_ragged("imgs/small", dtype="int16", item_ndim=2)
-        >>> r.extend([np.zeros((2, 3), dtype=np.int16), [[1], [2], [3], [4]]])
-        >>> r.backend.kind, len(r), r.shapes.tolist()
-        ('ragged-offsets', 2, [[2, 3], [4, 1]])
-        >>> store.create_ragged("x", dtype="f4", item_ndim=1, backend="flat")
-        Traceback (most recent call last):
-        ...
-        ValueError: backend must be 'offsets' or 'vl', got 'flat'
-        >>> store.close()
-        """
-        if self._ref.readonly:
-            raise ReadOnlyError(
-                f"cannot create {name!r}: {self.path!r} is open read-only (mode 'r')"
-            )
-        cls = _RAGGED_BACKENDS.get(backend) if isinstance(backend, str) else None
-        if cls is None:
-            raise ValueError(f"backend must be 'offsets' or 'vl', got {backend!r}")
-        b = self._create_node(
-            name,
-            "a ragged array",
-            lambda path: cls.create_ragged(
-                self._ref, path, dtype=dtype, item_ndim=item_ndim,
-                compression=compression, level=level, shuffle=shuffle,
-                expected_items=expected_items,
-            ),
-        )
-        return self._track(RaggedArray(b, cache=self._cache))
+    def __str__(self) -> str:
+        return self.tree()
 
     def ragged(
         self,
@@ -615,22 +326,6 @@ class Store(Mapping):
             b = cls(ref, paths["data"], data=paths["data"], shapes=paths["shapes"],
                     bounds=paths.get("bounds"))
         return self._track(RaggedArray(b, cache=cache))
-
-    @staticmethod
-    def _make_groups(f: tables.File, path: str, created: list[str]) -> None:
-        parts = path.strip("/").split("/")[:-1]
-        where = ""
-        for p in parts:
-            where += "/" + p
-            if where in f:
-                if not isinstance(f.get_node(where), tables.Group) or (
-                    ATTR_BACKEND in f.get_node(where)._v_attrs
-                ):
-                    raise ValueError(f"{where!r} is an array, not a group")
-            else:
-                parent = where.rpartition("/")[0] or "/"
-                f.create_group(parent, p)
-                created.append(where)
 
     # --------------------------------------------------------------- closing
     def _flush_ragged(self) -> None:

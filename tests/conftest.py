@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import os
 
+# First, as a user's script would: importing lazyarr before anything imports
+# tables lets PyTables load hdf5plugin's filters (lazyarr/_plugins.py).
+import lazyarr  # noqa: F401
 from hypothesis import HealthCheck, settings
 
 # The same health checks are suppressed in every profile, so that a test that

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -187,3 +188,202 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     assert "la.open" in code
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
+
+
+# ------------------------------------------------- lazyarr info / convert
+def _lazyarr(*args, cwd=None):
+    """The installed command as a user runs it: ``python -m lazyarr`` in a subprocess."""
+    done = subprocess.run([sys.executable, "-m", "lazyarr", *map(str, args)], capture_output=True,
+                          text=True, check=False, cwd=cwd or ROOT)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _pytables_file(path):
+    import tables
+
+    with tables.open_file(path, "w") as f:
+        g = f.create_group("/", "experiment")
+        g._v_attrs.operator = "ada"
+        t = f.create_table(g, "particles", {"x": tables.Float64Col(), "n": tables.Int32Col()})
+        t.append([(1, 0.5), (2, 1.5), (3, 2.5)])
+        vl = f.create_vlarray("/", "data", tables.Float32Atom(shape=()))
+        for n in (3, 0, 5):
+            vl.append(np.arange(n, dtype="f4"))
+        f.create_earray("/", "e", obj=np.arange(20).reshape(10, 2),
+                        filters=tables.Filters(5, "zlib"))
+        f.create_vlarray("/", "words", tables.VLStringAtom()).append(b"hi")
+
+
+def test_info_text_and_json(tmp_path):
+    path = tmp_path / "pt.h5"
+    _pytables_file(path)
+    status, out, err = _lazyarr("info", path)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == str(path) and lines[1].startswith("/  group, 4 children")
+    assert any("data  vlarray 3 items of 1-d float32" in line for line in lines)
+    assert any("e  compressed (10, 2) int64, chunks" in line and "zlib level 5" in line
+               and "160 B raw" in line for line in lines)
+    assert any("experiment  group, 1 child, 1 attribute" in line for line in lines)
+    assert any("particles  table (3,) [('n', '<i4'), ('x', '<f8')]" in line for line in lines)
+    assert any("words  cannot open (VLArray)" in line for line in lines)
+
+    status, out, err = _lazyarr("info", path, "--json")
+    assert status == 0, err
+    doc = json.loads(out)
+    nodes = {n["path"]: n for n in doc["nodes"]}
+    assert doc["file"] == str(path) and list(nodes) == [
+        "/", "/data", "/e", "/experiment", "/experiment/particles", "/words"]
+    assert nodes["/e"]["shape"] == [10, 2] and nodes["/e"]["compression"] == "zlib level 5"
+    assert nodes["/e"]["nbytes"] == 160 and nodes["/e"]["nbytes_stored"] > 0
+    assert nodes["/data"]["items"] == 3 and nodes["/experiment"]["attrs"] == 1
+    assert nodes["/words"]["kind"] is None and "VLStringAtom" in nodes["/words"]["why"]
+
+    status, out, err = _lazyarr("info", path, "experiment", "--json")
+    assert status == 0, err
+    node = json.loads(out)["node"]
+    assert node["kind"] == "group" and node["attributes"] == {"operator": "ada"}
+    status, out, err = _lazyarr("info", path, "/e")
+    assert status == 0 and "backend:" in out and "complib: zlib" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["info", "missing.h5"], "No such file"),
+    (["info", "README.md"], "not an HDF5 file"),
+    (["info", "{h5}", "/nope"], "no node '/nope'"),
+    (["convert", "missing.npy", "{out}"], "no such file"),
+    (["convert", "{h5}", "{out}", "--node", "/nope"], "no node '/nope'"),
+], ids=["info-missing", "info-not-hdf5", "info-no-node", "convert-missing", "convert-no-node"])
+def test_command_errors_exit_1(tmp_path, args, message):
+    h5 = tmp_path / "pt.h5"
+    _pytables_file(h5)
+    args = [a.format(h5=h5, out=tmp_path / "out.h5") for a in args]
+    status, out, err = _lazyarr(*args)
+    assert status == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["info"], ["convert", "a"], ["convert", "a", "b", "--level",
+                                                                "12"]],
+                         ids=["info-no-file", "convert-no-dst", "convert-bad-level"])
+def test_usage_errors_exit_2(args):
+    assert _lazyarr(*args)[0] == 2
+
+
+def _same_file_contents(src_store, dst_store, paths):
+    from lazyarr.testing import assert_same_outcome
+
+    for p in paths:
+        s, d = src_store[p], dst_store[p]
+        if isinstance(s, lazyarr.RaggedArray):
+            assert_same_outcome(lambda: list(d), lambda: list(s), p)
+        elif isinstance(s, lazyarr.LazyArray):
+            assert_same_outcome(lambda: d[...], lambda: s[...], p)
+        assert dict(d.attrs).keys() == dict(s.attrs).keys(), p
+
+
+def test_convert_npy(tmp_path):
+    a = np.random.default_rng(0).standard_normal((1000, 7)).astype(">f4")
+    np.save(tmp_path / "points.npy", a)
+    status, out, err = _lazyarr("convert", tmp_path / "points.npy", tmp_path / "o.h5",
+                                "--compression", "zlib", "--level", "3", "--chunks", "128,7")
+    assert status == 0, err
+    assert "o.h5" in out and err == ""  # no progress bar off a terminal
+    with lazyarr.open(tmp_path / "o.h5") as s:
+        x = s["points"]
+        assert x.dtype == a.dtype and x.chunks == (128, 7)
+        assert x.backend.describe()["complib"] == "zlib" and x.backend.describe()["level"] == 3
+        assert np.array_equal(x[...], a)
+    np.save(tmp_path / "u.npy", np.array([["ab", "ç"]]))
+    assert _lazyarr("convert", tmp_path / "u.npy", tmp_path / "o.h5", "--node", "/s/u")[0] == 0
+    with lazyarr.open(tmp_path / "o.h5") as s:
+        assert s["s/u"][...].tolist() == [["ab", "ç"]]
+
+
+def test_convert_hdf5_every_layout(tmp_path):
+    import h5py
+
+    src = tmp_path / "pt.h5"
+    _pytables_file(src)
+    with h5py.File(src, "a") as f:
+        f["bools"] = np.array([True, False])
+        f["scalar"] = np.float64(2.5)
+        f["grp/big"] = np.arange(300_000, dtype="i8").reshape(-1, 3)  # several blocks
+        f["grp/big"].attrs["unit"] = "m"
+    with lazyarr.open(src, "a") as s:
+        s.create_ragged("imgs", dtype="u1", item_ndim=2).extend(
+            [np.full((2, 3), 7, "u1"), np.zeros((4, 1), "u1")])
+        s.create_array("dates", np.array(["2020-01-01", "NaT"], dtype="M8[s]"))
+    status, out, err = _lazyarr("convert", src, tmp_path / "o.h5", "--quiet")
+    assert status == 1  # /words (strings in a VLArray) cannot be copied, and says so
+    assert "/words: not copied" in err and out == ""
+    with lazyarr.open(src) as s, lazyarr.open(tmp_path / "o.h5") as d:
+        copied = [p for p in s if p != "/words"]
+        assert [p for p in d] == copied
+        _same_file_contents(s, d, copied)
+        assert d["experiment"].attrs["operator"] == "ada" and d["grp/big"].attrs["unit"] == "m"
+        assert d["data"].backend.kind == "ragged-offsets" and d["imgs"][0].shape == (2, 3)
+        assert d["bools"].dtype == bool and d["scalar"][()] == 2.5
+    # One node (a group with what is under it).
+    status, _, err = _lazyarr("convert", src, tmp_path / "one.h5", "--node", "grp")
+    assert status == 0, err
+    with lazyarr.open(tmp_path / "one.h5") as d:
+        assert list(d) == ["/grp", "/grp/big"] and d["grp/big"].shape == (100_000, 3)
+
+
+def test_convert_zarr(tmp_path):
+    import zarr
+
+    root = zarr.open_group(tmp_path / "z.zarr", mode="w")
+    root.attrs["title"] = "zt"
+    a = root.create_array("x", shape=(50, 4), dtype="<f8", chunks=(8, 4))
+    a[:] = np.arange(200.0).reshape(50, 4)
+    a.attrs["scale"] = 2
+    g = root.create_group("g")
+    b = g.create_array("when", shape=(3,), dtype="M8[ms]", chunks=(2,))
+    b[:] = np.array(["2020-01-01", "NaT", "1969-01-01"], dtype="M8[ms]")
+    status, out, err = _lazyarr("convert", tmp_path / "z.zarr", tmp_path / "o.h5")
+    assert status == 0, err
+    with lazyarr.open(tmp_path / "o.h5") as d:
+        assert list(d) == ["/g", "/g/when", "/x"]
+        assert np.array_equal(d["x"][...], a[...]) and d["x"].attrs["scale"] == 2
+        assert d.attrs["title"] == "zt"
+        got = d["g/when"][...]
+        assert got.dtype == np.dtype("M8[ms]") and np.array_equal(got, b[...], equal_nan=True)
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["terminal", "quiet"])
+def test_convert_progress_bar_on_a_terminal(tmp_path, quiet):
+    import os
+    import pty
+
+    import fcntl
+    import struct
+    import termios
+
+    np.save(tmp_path / "a.npy", np.zeros((1000, 10)))
+    master, slave = pty.openpty()
+    # A terminal 80 columns wide (a new pty has none, and tqdm then draws nothing).
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "lazyarr", "convert", str(tmp_path / "a.npy"),
+             str(tmp_path / "o.h5")] + (["--quiet"] if quiet else []),
+            stdout=subprocess.PIPE, stderr=slave, cwd=ROOT, check=False, timeout=120)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the other end is closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+    bar = b"".join(chunks).decode(errors="replace")
+    assert done.returncode == 0
+    if quiet:
+        assert bar == "" and done.stdout == b""
+    else:
+        assert "lazyarr convert" in bar and "80.0k" in bar  # tqdm's bytes, unit_scale

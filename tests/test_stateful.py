@@ -163,7 +163,11 @@ class LazyArrayMachine(RuleBasedStateMachine):
             and np.can_cast(np.asarray(rows.tolist()).dtype, self.model.dtype, "same_kind")
             and data.draw(st.booleans())
         )
-        self.x.append(rows.tolist() if as_list else rows)
+        given = rows.tolist() if as_list else rows
+        if n == 1 and data.draw(st.booleans(), label="as one row"):
+            # One row of the trailing shape appends one row (issue 15).
+            given = rows[0].tolist() if as_list else rows[0]
+        self.x.append(given)
         # Not np.concatenate: it would drop a big-endian byte order.
         grown = np.empty((len(self.model) + n,) + self.model.shape[1:], self.model.dtype)
         grown[: len(self.model)] = self.model
@@ -185,9 +189,13 @@ class LazyArrayMachine(RuleBasedStateMachine):
             else:
                 rows = np.zeros((2, 1), self.model.dtype)
         elif kind == "ndim":
-            rows = np.zeros(self.model.shape[1:], self.model.dtype)  # a single row
-            if rows.ndim == 0:
-                rows = np.zeros((1, 1, 1), self.model.dtype)
+            # One axis too many. (One row of the trailing shape is a good
+            # append since issue 15; with one axis too few it is a bad one
+            # when it is not that row: the trailing shape without its last axis.)
+            if len(trailing) >= 2 and data.draw(st.booleans()):
+                rows = np.zeros(trailing[1:] + [trailing[0] + 1], self.model.dtype)
+            else:
+                rows = np.zeros([1, *trailing, 1], self.model.dtype)
         else:
             rows = np.full((1, *trailing), 1 + 1j)
         before = self.model.shape

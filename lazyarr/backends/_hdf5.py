@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 import tables
 
+from lazyarr._plugins import diagnose, missing_filter
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.errors import CorruptStoreError, StorageError
 
@@ -137,6 +138,11 @@ class hdf5_errors:
         what = self.what
         if not isinstance(what, str):
             what = f"reading {what._path!r} from {what._ref.path!r}"
+        # A filter HDF5 lacks is named, with the package that brings it.
+        hint = missing_filter(str(exc)) or (
+            None if isinstance(self.what, str) else diagnose(self.what))
+        if hint:
+            raise StorageError(f"HDF5 failed {what}: {hint}") from exc
         raise hdf5_error(f"HDF5 failed {what}", exc, first) from exc
 
 

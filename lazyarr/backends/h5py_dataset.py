@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from lazyarr.backends.base import HDF5_LOCK, BackendBase, check_plain_dtype
+from lazyarr.backends.encoded import declared_char
 from lazyarr.core.selection import (Selection, apply_orthogonal, entry_length, selection_shape)
 from lazyarr.core.support import CostModel, IndexingSupport, multi_array_choice, split_for
 
@@ -115,7 +116,7 @@ class H5pyBackend(BackendBase):
         if not isinstance(dset, h5py.Dataset):
             raise TypeError(f"H5pyBackend needs an h5py.Dataset, got {type(dset).__name__}")
         with HDF5_LOCK:
-            dtype = dset.dtype
+            dtype = declared_char(dset.dtype, dset.attrs)
             maxshape = dset.maxshape
             chunks = dset.chunks
             mode = dset.file.mode

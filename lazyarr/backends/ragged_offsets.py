@@ -139,7 +139,7 @@ class RaggedBackendBase(BackendBase):
             nodes = self._nodes()
             self._check_nodes(nodes)
             self._dtype = node_dtype(nodes["data"])
-            self._item_ndim = int(nodes["shapes"].shape[1])
+            self._item_ndim = self._ndim_of(nodes)
             self.committed()  # validate now: a corrupt store fails on open
 
     def _reset(self) -> None:
@@ -189,13 +189,17 @@ class RaggedBackendBase(BackendBase):
     def _verify(self, nodes: dict[str, Any]) -> None:
         """First use of a deferred backend: the nodes must still be what was pickled."""
         self._check_nodes(nodes)
-        dt, nd = node_dtype(nodes["data"]), int(nodes["shapes"].shape[1])
+        dt, nd = node_dtype(nodes["data"]), self._ndim_of(nodes)
         if (dt, nd) != (self._dtype, self._item_ndim):
             raise BackendError(
                 f"{self._where()} now holds {nd}-d items of {dt}, not the "
                 f"{self._item_ndim}-d items of {self._dtype} it held when it was pickled"
             )
         self._verified = True
+
+    def _ndim_of(self, nodes: dict[str, Any]) -> int:
+        """Axes of every item: the width of the shape column."""
+        return int(nodes["shapes"].shape[1])
 
     # ----------------------------------------------------------- plumbing
     def _nodes(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from lazyarr.backends.base import BackendBase, check_plain_dtype
+from lazyarr.backends.encoded import declared_char
 from lazyarr.core.selection import Selection, selection_shape
 
 try:
@@ -65,7 +66,7 @@ class ZarrBackend(BackendBase):
     def __init__(self, array: Any) -> None:
         if not isinstance(array, zarr.Array):
             raise TypeError(f"ZarrBackend needs a zarr.Array, got {type(array).__name__}")
-        dtype = check_plain_dtype(array.dtype, "zarr array")
+        dtype = declared_char(check_plain_dtype(array.dtype, "zarr array"), array.attrs)
         self._z = array
         self._dtype = dtype
         self.readonly = bool(getattr(array, "read_only", False))

@@ -26,8 +26,11 @@ import lazyarr as la
 
 __all__ = ["main", "COMMANDS"]
 
-#: ``name -> module`` of every subcommand, in ``--help`` order.
+#: ``name -> module`` of every subcommand, in ``--help`` order. (``check``,
+#: the file checker of the reliability issue, goes here as one more line.)
 COMMANDS: dict[str, str] = {
+    "info": "lazyarr.cli.info",
+    "convert": "lazyarr.cli.convert",
     "demo": "lazyarr.cli.demo",
     "check": "lazyarr.cli.check",
 }

@@ -49,9 +49,19 @@ def _describe(obj: Any) -> str:
 
 
 def _same_values(actual: Any, expected: Any) -> bool:
-    """Same elements: NaN equals NaN, but -0.0 differs from 0.0."""
+    """Same elements: NaN equals NaN (NaT equals NaT), but -0.0 differs from 0.0.
+
+    Structured dtypes compare field by field, by the same rules (not their
+    bytes: padding between fields holds anything).
+    """
     a = np.asarray(actual)
     e = np.asarray(expected)
+    if e.dtype.names is not None:
+        if a.dtype.names != e.dtype.names or a.shape != e.shape:
+            return False
+        return all(_same_values(a[name], e[name]) for name in e.dtype.names)
+    if e.dtype.kind in "mM":
+        return bool(np.array_equal(a, e, equal_nan=True))
     if e.dtype.kind in "fc":
         if not np.array_equal(a, e, equal_nan=True):
             return False
