@@ -25,6 +25,7 @@ from lazyarr.errors import (
     CorruptStoreError,
     LazyArrError,
     NodeNotFoundError,
+    UnopenableNodeError,
     ReadOnlyError,
     StorageError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "CorruptStoreError",
     "LazyArrError",
     "NodeNotFoundError",
+    "UnopenableNodeError",
     "ReadOnlyError",
     "StorageError",
     "Store",

@@ -61,3 +61,13 @@ class NodeNotFoundError(LazyArrError, KeyError):
     def __str__(self) -> str:
         # KeyError's str() is the repr of its argument; ours is a sentence.
         return str(self.args[0]) if self.args else ""
+
+
+class UnopenableNodeError(BackendError, KeyError):
+    """A node lazyarr marked as one of its arrays that this lazyarr cannot
+    open (a kind not installed, a kind that stores nothing in files, a newer
+    format version). A BackendError saying why, and a KeyError: a store is a
+    mapping, and ``store.get(path)`` gives its default for it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -29,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Iterator
 
 import numpy as np
@@ -37,6 +38,7 @@ import tables
 from lazyarr.array import LazyArray
 from lazyarr.backends._hdf5 import (
     ATTR_BACKEND,
+    ATTR_ROWS,
     ATTR_VERSION,
     FORMAT_VERSION,
     HDF5_LOCK,
@@ -50,7 +52,7 @@ from lazyarr.backends.encoded import ATTR_DTYPE, EncodedBackend, dtype_from_attr
 from lazyarr.backends.plain import PlainBackend  # noqa: F401  (registers)
 from lazyarr.backends.table import TableBackend  # noqa: F401  (registers)
 from lazyarr.backends.vlarray import VLArrayBackend, vlarray_problem  # noqa: F401
-from lazyarr.errors import BackendError, CorruptStoreError, NodeNotFoundError
+from lazyarr.errors import BackendError, CorruptStoreError, NodeNotFoundError, UnopenableNodeError
 from lazyarr.ragged import RaggedArray
 
 __all__ = ["node_path", "kind_of", "walk", "open_backend", "wrap_backend", "is_group"]
@@ -58,7 +60,7 @@ __all__ = ["node_path", "kind_of", "walk", "open_backend", "wrap_backend", "is_g
 #: The kind :func:`kind_of` gives a group that is not itself an array.
 GROUP = "group"
 #: Attributes of lazyarr's own bookkeeping, hidden from ``attrs``.
-HIDDEN_ATTRS = frozenset({ATTR_BACKEND, "LAZYARR_VERSION", ATTR_DTYPE, "item_ndim"})
+HIDDEN_ATTRS = frozenset({ATTR_BACKEND, ATTR_VERSION, ATTR_ROWS, ATTR_DTYPE, "item_ndim"})
 
 
 def node_path(name: str) -> str:
@@ -137,8 +139,11 @@ def _marked_kind(node: Any) -> tuple[str | None, str]:
         return None, f"its {ATTR_BACKEND} attribute is {kind!r}, not a backend name"
     if kind not in backend_kinds():
         return None, f"it was written by backend kind {kind!r}, which is not installed"
-    cls = backend_class(kind)
-    if not hasattr(cls, "_node") and not hasattr(cls, "_nodes"):
+    try:
+        # Kinds that open nodes of files are made as cls(fileref, path);
+        # others (the memory backend: cls(ndarray)) cannot open a file's node.
+        inspect.signature(backend_class(kind)).bind(None, None)
+    except TypeError:
         return None, f"backend kind {kind!r} does not store arrays in HDF5 files"
     if ATTR_VERSION in attrs._v_attrnamesuser:
         version = attrs[ATTR_VERSION]
@@ -184,7 +189,7 @@ def open_backend(ref: Any, path: str, node: Any = None) -> Any:
             raise NodeNotFoundError(f"{path!r} in {ref.path!r} is a group, not an array")
         if kind is None:
             if ATTR_BACKEND in node._v_attrs._v_attrnamesuser:
-                raise BackendError(f"{path!r} in {ref.path!r} cannot be opened: {why}")
+                raise UnopenableNodeError(f"{path!r} in {ref.path!r} cannot be opened: {why}")
             raise NodeNotFoundError(
                 f"{path!r} in {ref.path!r} is not an array lazyarr can open: {why}")
         backend = backend_class(kind)(ref, path)

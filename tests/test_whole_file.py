@@ -101,6 +101,8 @@ def test_attributes_round_trip_and_hide_bookkeeping(tmp_path):
         for obj in (store, store["x"], store["r"], store["g"]):
             got = dict(obj.attrs)
             assert "LAZYARR_BACKEND" not in got and "item_ndim" not in got
+            # Nor the commit records a flush writes (LAZYARR_ROWS), nor any other.
+            assert not [k for k in got if k.startswith("LAZYARR_")], got
             for k, v in values.items():
                 if obj is not store and k == "flag" and isinstance(obj, la.LazyArray):
                     continue

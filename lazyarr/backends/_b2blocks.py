@@ -137,6 +137,23 @@ class _Map:
             self.size = size
         return self.view
 
+    def release(self, lo: int, hi: int) -> None:
+        """Give back this process's pages of bytes ``lo:hi`` (they stay in the
+        page cache): a scan of a large file would otherwise count every page
+        it read in the process's RSS until the file is closed."""
+        mm = self.mm
+        if mm is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        lo = -(-lo // mmap.PAGESIZE) * mmap.PAGESIZE
+        hi = min(hi, len(mm)) // mmap.PAGESIZE * mmap.PAGESIZE
+        if hi > lo:
+            mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
+#: Reads spanning at least this many stored bytes release their pages after
+#: decoding (see :meth:`_Map.release`).
+RELEASE_BYTES = 2**18
+
 
 #: Per open ``tables.File``: its map (or None: no file to map), the chunk
 #: index of each node, and the parsed geometry of each stored chunk.
@@ -367,6 +384,7 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
                 index[coords] = (info.offset, info.size, info.filter_mask)
     row_bytes = dtype.itemsize * math.prod(cs[1:])
     batch = _Batch(out, cs, dtype, row_bytes)
+    lo, hi = math.inf, 0
     for combo in combos:
         ks = tuple(p[0] for p in combo)
         dst = tuple(p[2] for p in combo)
@@ -374,6 +392,7 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
         if off is None:  # never written: HDF5's fill value
             out[dst] = fill
             continue
+        lo, hi = min(lo, off), max(hi, off + size)
         mv = st.map.get(off + size) if not mask else None
         g = _geom(st, mv, off, size, tail, cs, row_bytes) if mv is not None else None
         if g is None:
@@ -390,6 +409,8 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
                 continue
         batch.whole(g, mv, r, combo, dst)
     batch.run()
+    if hi - lo >= RELEASE_BYTES:
+        st.map.release(int(lo), hi)
     return out
 
 
