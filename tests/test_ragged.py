@@ -166,9 +166,9 @@ def fill(r: Any, items: list[np.ndarray], plan: list[tuple[int, bool]]) -> None:
 @settings(max_examples=30)
 @given(model=models(), data=st.data())
 def test_reads_match_model(tmp_path, monkeypatch, backend, meta_cached, model, data):
-    from lazyarr.backends import ragged_offsets
+    from lazyarr.backends import ragged_base
 
-    monkeypatch.setattr(ragged_offsets, "META_CACHE_BYTES", 16 * 2**20 if meta_cached else 0)
+    monkeypatch.setattr(ragged_base, "META_CACHE_BYTES", 16 * 2**20 if meta_cached else 0)
     dt, nd, items = model
     path = tmp_path / f"prop-{backend}.h5"
     name = f"r{next(_counter)}"
@@ -312,10 +312,10 @@ class CountReads:
 def test_slice_is_three_reads(tmp_path, monkeypatch, meta_cached):
     """A slice is one flat read, plus one read per metadata column when the
     metadata is too large to keep in memory."""
-    from lazyarr.backends import ragged_offsets
+    from lazyarr.backends import ragged_base
 
     if not meta_cached:
-        monkeypatch.setattr(ragged_offsets, "META_CACHE_BYTES", 0)
+        monkeypatch.setattr(ragged_base, "META_CACHE_BYTES", 0)
     per_slice = 1 if meta_cached else 3
     path = tmp_path / "bulk.h5"
     items = pseudo_images(2000)

@@ -35,7 +35,7 @@ from lazyarr.backends._pytables import (
     node_dtype,
 )
 from lazyarr.backends.base import HDF5_LOCK, register_backend
-from lazyarr.backends.ragged_offsets import RaggedBackendBase, meta_earray
+from lazyarr.backends.ragged_base import RaggedBackendBase, meta_earray
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover

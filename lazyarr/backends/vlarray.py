@@ -5,7 +5,7 @@ The walkthrough's first ragged layout (``my_variable_length_data.hdf5``): a
 shape column. Items are 1-d (or, for an atom of shape ``s``, of shape
 ``(length,) + s``), so the shapes are the row lengths; HDF5 knows a row's
 length only by reading it, so the lengths are read once when the array is
-opened (in blocks of :data:`lazyarr.backends.ragged_offsets.VALIDATE_ROWS`
+opened (in blocks of :data:`lazyarr.backends.ragged_base.VALIDATE_ROWS`
 rows) and kept, 8 bytes per item. Appends add rows.
 
 Examples
@@ -31,7 +31,7 @@ import tables
 
 from lazyarr.backends._pytables import check_dtype, hdf5_errors, node_dtype, quiet
 from lazyarr.backends.base import HDF5_LOCK, register_backend
-from lazyarr.backends.ragged_offsets import RaggedBackendBase
+from lazyarr.backends.ragged_base import RaggedBackendBase
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
