@@ -70,12 +70,12 @@ class _Derived(LazyArray):
         self._src.flush()
 
 
-class CastView(_Derived):
-    """``x.astype(dtype)``: reads ``x`` and casts (read-only, as NumPy's copy is to ``x``)."""
+class _Elementwise(_Derived):
+    """A view of the source's shape whose elements are computed from the
+    source's, one by one, in the dtype ``_dtype``: its selections are the
+    source's selections, mapped."""
 
-    def __init__(self, src: LazyArray, dtype: np.dtype) -> None:
-        super().__init__(src)
-        self._dtype = np.dtype(dtype)
+    _dtype: np.dtype
 
     @property
     def dtype(self) -> np.dtype:
@@ -92,6 +92,14 @@ class CastView(_Derived):
     @property
     def ndim(self) -> int:
         return self._src.ndim
+
+
+class CastView(_Elementwise):
+    """``x.astype(dtype)``: reads ``x`` and casts (read-only, as NumPy's copy is to ``x``)."""
+
+    def __init__(self, src: LazyArray, dtype: np.dtype) -> None:
+        super().__init__(src)
+        self._dtype = np.dtype(dtype)
 
     def __getitem__(self, key: Any) -> Any:
         # The cast is elementwise, so casting the selection equals selecting
@@ -216,7 +224,7 @@ class ReshapedView(_Derived):
         return (ReshapedView, (self._src, self._shape))
 
 
-class MapView(_Derived):
+class MapView(_Elementwise):
     """``fn`` applied elementwise on read (``fn(block)`` has ``dtype``); read-only.
 
     What lets the NumPy function layer reuse the reductions: ``np.nansum(x)``
@@ -231,22 +239,6 @@ class MapView(_Derived):
         # Reads may run in a prefetch thread: compute under the errstate of
         # the call that made the view, not the thread's default.
         self._errstate = np.geterr()
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
-    def chunks(self) -> tuple[int, ...] | None:
-        return self._src.chunks  # same shape: blocks of whole source chunks
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._src.shape
-
-    @property
-    def ndim(self) -> int:
-        return self._src.ndim
 
     def __getitem__(self, key: Any) -> Any:
         block = self._src[key]
