@@ -40,10 +40,14 @@ from lazyarr.backends._hdf5 import (
     BEFORE_FLUSH,
     HDF5_LOCK,
     committed_rows,
+    create_file,
+    drop_guards,
     flush_file,
+    guard_flushed_space,
     hdf5_error,
     hdf5_errors,
     hold_metadata,
+    mark_pytables_file,
     quiet,
     summary,
 )
@@ -88,6 +92,8 @@ def commit_flush(h: _Handle) -> None:
     """
     f = h.file
     flush_file(f, f"flushing {f.filename!r}")
+    # Nothing written from now on may land on what step 1 wrote.
+    guard_flushed_space(f)
     if not h.commits:
         return
     pending, h.commits = h.commits, {}
@@ -158,7 +164,13 @@ def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
             raise CorruptStoreError(f"{path!r} is not an HDF5 file (or its header is corrupt)")
     try:
         with quiet():
-            f = tables.open_file(path, mode, **driver_kw)
+            # A new file whose freed space is never reused (see
+            # lazyarr.backends._hdf5.create_file); the core driver keeps
+            # its file in memory, where PyTables creates it.
+            made = mode == "w" and not driver_kw and create_file(path)
+            f = tables.open_file(path, "a" if made else mode, **driver_kw)
+            if made:
+                mark_pytables_file(f)
             if mode != "r":
                 hold_metadata(f)
             return f
@@ -241,6 +253,7 @@ def _release(h: _Handle) -> None:
                         commit_flush(h)
             finally:
                 with hdf5_errors(f"closing {h.file.filename!r}", True):
+                    drop_guards(h.file)
                     h.file.close()
 
 

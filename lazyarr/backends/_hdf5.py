@@ -332,3 +332,133 @@ def check_space(path: str, nbytes: int, what: str) -> None:
         raise StorageError(errno.EFBIG, f"cannot {what}: it needs up to {need} bytes and "
                            f"the file size limit (RLIMIT_FSIZE {limit}) leaves {limit - size}; "
                            "nothing was written")
+
+
+# --------------------------------------------------------------------------
+# File space: what a flush referenced is never written over before the next
+# --------------------------------------------------------------------------
+# HDF5 rewrites a chunk in place when its new version has the old size, and
+# otherwise frees the old space and allocates anew; space freed at the end
+# of the file or next to an allocation block goes straight back to it, and
+# its free-space manager hands out other freed space to the next request.
+# Either way the next write lands on bytes the flushed metadata still points
+# to: the last, partial chunk rewritten by every append (a killed process
+# then left chunks that failed their checksum, VLArray rows pointing into a
+# heap that was not there: issue 14). Two measures, both needed:
+#
+# * files lazyarr creates use the "aggregators only" file space strategy
+#   (``H5Pset_file_space_strategy``): freed space is dropped, never reused,
+#   except what adjoins the end of the file or an allocation block;
+# * after every flush, a guard (:func:`guard_flushed_space`) takes the space
+#   right after the last allocation, so nothing the flush wrote adjoins the
+#   end of the file or a block any more.
+#
+# The price: each flush leaves the old copy of each rewritten chunk behind
+# as unused bytes (``h5repack`` gives them back).
+
+#: ``H5F_FSPACE_STRATEGY_AGGR``: aggregators, no free-space manager.
+_FSPACE_AGGR = 2
+#: Guard sizes: one small request (served by HDF5's block for small raw
+#: data, 2 KiB by default) and one above it (served at the end of the file).
+_GUARD_BYTES = (1,)
+
+
+def _hid(value: int) -> ctypes.c_int64:
+    return ctypes.c_int64(value)
+
+
+def _global_hid(name: str) -> ctypes.c_int64:
+    return ctypes.c_int64.in_dll(_LIB, name)
+
+
+if _LIB is not None:
+    for _fn in ("H5Pcreate", "H5Fcreate", "H5Screate_simple", "H5Dcreate_anon"):
+        getattr(_LIB, _fn).restype = ctypes.c_int64
+
+
+def create_file(path: str) -> bool:
+    """Create an empty HDF5 file at ``path`` whose freed space is never reused.
+
+    The file then opens with PyTables (mode ``'a'``) like one it created
+    (:func:`mark_pytables_file` adds PyTables' root attributes). Returns
+    False (nothing created) when the library cannot be reached: the caller
+    lets PyTables create the file. Caller holds :data:`HDF5_LOCK`.
+    """
+    if _LIB is None:  # pragma: no cover
+        return False
+    _LIB.H5open()
+    fcpl = _LIB.H5Pcreate(_global_hid("H5P_CLS_FILE_CREATE_ID_g"))
+    if fcpl < 0:  # pragma: no cover
+        _LIB.H5Eclear2(_hid(0))
+        return False
+    try:
+        if _LIB.H5Pset_file_space_strategy(_hid(fcpl), ctypes.c_int(_FSPACE_AGGR),
+                                           ctypes.c_bool(False), ctypes.c_uint64(1)) < 0:
+            _LIB.H5Eclear2(_hid(0))  # pragma: no cover
+            return False  # pragma: no cover
+        fid = _LIB.H5Fcreate(os.fsencode(path), ctypes.c_uint(2), _hid(fcpl), _hid(0))  # TRUNC
+        if fid < 0:
+            _LIB.H5Eclear2(_hid(0))
+            return False
+        _LIB.H5Fclose(_hid(fid))
+        return True
+    finally:
+        _LIB.H5Pclose(_hid(fcpl))
+
+
+def mark_pytables_file(file: tables.File) -> None:
+    """Give a file :func:`create_file` made the root attributes PyTables
+    writes to the files it creates (so it is one of its own to every reader)."""
+    attrs = file.root._v_attrs
+    for name, value in (("CLASS", "GROUP"), ("TITLE", ""), ("VERSION", "1.0"),
+                        ("PYTABLES_FORMAT_VERSION", tables.file.format_version)):
+        attrs._g__setattr(name, value)
+    file.format_version = tables.file.format_version
+    file._isPTFile = True
+
+
+#: Per open file (by ``id`` of the tables.File): the guards of the last flush.
+_GUARDS: dict[int, list[int]] = {}
+
+
+def guard_flushed_space(file: tables.File) -> None:
+    """Take the file space right after what the last flush wrote.
+
+    Anonymous datasets (no link: no reader ever sees them) with their space
+    allocated at once; each is kept open until the next flush has placed
+    its own guards, then closed (HDF5 then drops it; its bytes are not
+    reused, see above). Call after a flush. Caller holds :data:`HDF5_LOCK`.
+    """
+    if _LIB is None or file.mode == "r":  # pragma: no cover
+        return
+    fid = _hid(file._get_file_id())
+    old = _GUARDS.pop(id(file), [])
+    new = []
+    dcpl = _LIB.H5Pcreate(_global_hid("H5P_CLS_DATASET_CREATE_ID_g"))
+    try:
+        _LIB.H5Pset_alloc_time(_hid(dcpl), ctypes.c_int(1))  # H5D_ALLOC_TIME_EARLY
+        _LIB.H5Pset_layout(_hid(dcpl), ctypes.c_int(1))  # H5D_CONTIGUOUS
+        for n in _GUARD_BYTES:
+            dims = (ctypes.c_uint64 * 1)(n)
+            space = _LIB.H5Screate_simple(ctypes.c_int(1), dims, None)
+            try:
+                d = _LIB.H5Dcreate_anon(fid, _global_hid("H5T_NATIVE_UINT8_g"), _hid(space),
+                                        _hid(dcpl), _hid(0))
+            finally:
+                _LIB.H5Sclose(_hid(space))
+            if d >= 0:
+                new.append(d)
+    finally:
+        _LIB.H5Pclose(_hid(dcpl))
+        _LIB.H5Eclear2(_hid(0))
+    _GUARDS[id(file)] = new
+    for d in old:
+        _LIB.H5Dclose(_hid(d))
+
+
+def drop_guards(file: tables.File) -> None:
+    """Close the guards of ``file`` (before the file closes)."""
+    if _LIB is None:  # pragma: no cover
+        return
+    for d in _GUARDS.pop(id(file), []):
+        _LIB.H5Dclose(_hid(d))

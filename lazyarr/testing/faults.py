@@ -41,6 +41,8 @@ __all__ = [
     "Outcome",
     "expected_rows",
     "expected_items",
+    "overwrite",
+    "verify_file",
     "kill_trial",
     "fsize_trial",
     "corrupt_trial",
@@ -48,7 +50,11 @@ __all__ = [
 ]
 
 #: Backends with appends; ``plain`` is fixed-shape (overwrites only).
-KINDS = ("compressed", "ragged-offsets", "ragged-vl")
+APPENDABLE = ("compressed", "ragged-offsets", "ragged-vl")
+#: Every backend the trials write: plain arrays are overwritten in passes.
+KINDS = ("plain",) + APPENDABLE
+#: Rows of the plain array the trials overwrite.
+PLAIN_ROWS = 400
 #: Rows (items) per append, as in the issue's trials.
 BATCH = 20
 #: Seconds a child may take before it counts as a hang.
@@ -88,9 +94,37 @@ def create(store: Any, kind: str, name: str = "x") -> Any:
     return store.create_ragged(name, dtype="int32", item_ndim=1, backend="vl")
 
 
+def plain_rows(start: int, stop: int, generation: int) -> np.ndarray:
+    """Rows ``start:stop`` of the plain array after ``generation`` passes."""
+    return expected_rows("plain", start, stop) + np.float32(10000 * generation)
+
+
+def overwrite(arr: Any, n: int, k: int = BATCH) -> None:
+    """The plain trials' write number ``n // k``: rows ``n % 400`` on, of
+    pass ``n // 400 + 1`` (``n`` counts rows written so far)."""
+    start = n % PLAIN_ROWS
+    arr[start : start + k] = plain_rows(start, start + k, n // PLAIN_ROWS + 1)
+
+
+def _plain_check(arr: Any, written: int) -> str:
+    """Each row holds the pass of its last flushed write, or the one after
+    (an unflushed write may or may not have reached the file)."""
+    got = np.asarray(arr[:])
+    if got.shape != (PLAIN_ROWS, 5):
+        return "wrong shape"
+    r = np.arange(PLAIN_ROWS)
+    flushed_gen = np.where(written > r, -(-(written - r) // PLAIN_ROWS), 0)
+    base = expected_rows("plain", 0, PLAIN_ROWS)
+    ok = np.all((got == base + 10000 * flushed_gen[:, None].astype(np.float32))
+                | (got == base + 10000 * (flushed_gen[:, None] + 1).astype(np.float32)), axis=1)
+    return "intact" if ok.all() else "wrong values"
+
+
 def add(arr: Any, kind: str, n: int, k: int = BATCH) -> None:
-    """Append rows (items) ``n:n+k``."""
-    if kind == "compressed":
+    """Append rows (items) ``n:n+k`` (plain: overwrite them, see :func:`overwrite`)."""
+    if kind == "plain":
+        overwrite(arr, n, k)
+    elif kind == "compressed":
         arr.append(expected_rows(kind, n, n + k))
     else:
         arr.extend(expected_items(kind, n, n + k))
@@ -99,10 +133,12 @@ def add(arr: Any, kind: str, n: int, k: int = BATCH) -> None:
 def check(arr: Any, kind: str, flushed: int) -> str:
     """'intact', or what is wrong: rows ``0:flushed`` must all be there and
     right, and no row past them wrong (they may be missing)."""
+    if kind == "plain":
+        return _plain_check(arr, flushed)
     n = len(arr)
     if n < flushed:
         return f"lost rows: {n} < {flushed} flushed"
-    if kind in ("compressed", "plain"):
+    if kind == "compressed":
         got = np.asarray(arr[:])
         want = expected_rows(kind, 0, n)
         if got.shape != want.shape or not np.array_equal(got, want):
@@ -155,49 +191,57 @@ def run_child(code: str, timeout: float = TIMEOUT, preexec: Any = None) -> tuple
 
 
 # ------------------------------------------------------------- verification
-_VERIFY = r"""
-import json, sys
-import numpy as np
-import lazyarr as la
-from lazyarr.testing import faults as F
-path, kind, flushed, keep = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-out = {"opened": False, "intact": False, "keep": None, "append": None, "raised": None}
-def step():
-    with la.open(path, "a") as s:
-        out["opened"] = True
-        if keep:
-            out["keep"] = bool(np.array_equal(s["keep"][:], np.arange(1000.0)))
-        x = s["x"]
-        out["check"] = F.check(x, kind, flushed)
-        out["intact"] = out["check"] == "intact"
-        n = len(x)
-        if kind == "plain":
-            x[:20] = F.expected_rows(kind, 0, 20)
-        else:
-            F.add(x, kind, n)
-        s.flush()
-    with la.open(path) as s:
-        x = s["x"]
-        want = n if kind == "plain" else n + F.BATCH
-        out["append"] = len(x) == want and F.check(x, kind, want) == "intact"
-try:
-    step()
-except Exception as exc:
+def verify_file(path: str, kind: str, flushed: int, keep: bool = True) -> dict:
+    """Open ``path`` for writing, check ``/x`` against ``flushed`` (and
+    ``/keep``), write one more batch, reopen and check it. Returns what was
+    found: opened, keep, intact, append (the next write works), and the
+    error raised if any."""
+    import lazyarr as la
     import lazyarr.errors
-    out["raised"] = type(exc).__name__
-    out["lazyarr_error"] = isinstance(exc, lazyarr.errors.LazyArrError) or type(exc).__module__ == "builtins"
-    out["message"] = str(exc)[:300]
-print(json.dumps(out))
+
+    out: dict = {"opened": False, "intact": False, "keep": None, "append": None,
+                 "raised": None}
+    try:
+        with la.open(path, "a") as s:
+            out["opened"] = True
+            if keep:
+                out["keep"] = bool(np.array_equal(s["keep"][:], np.arange(1000.0)))
+            x = s["x"]
+            out["check"] = check(x, kind, flushed)
+            out["intact"] = out["check"] == "intact"
+            if kind == "plain":
+                before = np.asarray(x[:])
+                x[:BATCH] = plain_rows(0, BATCH, 99)
+                before[:BATCH] = plain_rows(0, BATCH, 99)
+            else:
+                n = len(x)
+                add(x, kind, n)
+            s.flush()
+        with la.open(path) as s:
+            x = s["x"]
+            if kind == "plain":
+                out["append"] = bool(np.array_equal(x[:], before))
+            else:
+                want = n + BATCH
+                out["append"] = len(x) == want and check(x, kind, want) == "intact"
+    except Exception as exc:
+        out["raised"] = type(exc).__name__
+        out["lazyarr_error"] = (isinstance(exc, lazyarr.errors.LazyArrError)
+                                or type(exc).__module__ == "builtins")
+        out["message"] = str(exc)[:300]
+    return out
+
+
+_VERIFY = r"""
+import json
+from lazyarr.testing import faults as F
+print(json.dumps(F.verify_file({path!r}, {kind!r}, {flushed}, {keep})))
 """
 
 
 def verify(path: str, kind: str, flushed: int, keep: bool = True) -> tuple[str, dict]:
-    """Open ``path`` in a child, check ``/x`` against ``flushed`` and ``/keep``,
-    append one batch, reopen and check it."""
-    code = _VERIFY.replace("sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]",
-                           repr(path) + ", " + repr(kind) + ", " + str(flushed) + ", "
-                           + repr("1" if keep else "0"))
-    return run_child(code)
+    """:func:`verify_file` in a child (a crash there is a finding)."""
+    return run_child(_VERIFY.format(path=path, kind=kind, flushed=flushed, keep=keep))
 
 
 # ------------------------------------------------------------------- kill -9
