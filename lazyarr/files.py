@@ -37,6 +37,7 @@ import tables
 
 from lazyarr.backends._hdf5 import (
     ATTR_ROWS,
+    abandon,
     BEFORE_FLUSH,
     HDF5_LOCK,
     committed_rows,
@@ -65,7 +66,7 @@ MODES = ("r", "r+", "a", "w")
 class _Handle:
     """An open ``tables.File`` and how many FileRefs of this process use it."""
 
-    __slots__ = ("key", "file", "pid", "users", "commits", "limits")
+    __slots__ = ("key", "file", "pid", "users", "commits", "limits", "failed")
 
     def __init__(self, key: str, file: tables.File, pid: int) -> None:
         self.key, self.file, self.pid, self.users = key, file, pid, 0
@@ -76,6 +77,8 @@ class _Handle:
         #: looked (rows past it are an interrupted write's), None once a
         #: write of this process has trimmed them.
         self.limits: dict[str, int | None] = {}
+        #: The last flush failed: closing must not write (see abandon()).
+        self.failed = False
 
 
 def commit_flush(h: _Handle) -> None:
@@ -247,14 +250,33 @@ def _release(h: _Handle) -> None:
         if h.file.isopen:
             try:
                 if h.file.mode != "r":
-                    for hook in BEFORE_FLUSH:
-                        hook(h.file)
-                    with hdf5_errors(f"flushing {h.file.filename!r}"):
-                        commit_flush(h)
+                    _flush(h)
             finally:
                 with hdf5_errors(f"closing {h.file.filename!r}", True):
                     drop_guards(h.file)
-                    h.file.close()
+                    if h.failed:
+                        # The file keeps what the last successful flush wrote.
+                        abandon(h.file)
+                        try:
+                            h.file.close()
+                        except (tables.HDF5ExtError, OSError):
+                            pass
+                    else:
+                        h.file.close()
+
+
+def _flush(h: _Handle) -> None:
+    """Buffered writes, then :func:`commit_flush`; a failure is remembered
+    (``h.failed``) until a flush succeeds. Caller holds the lock."""
+    try:
+        for hook in BEFORE_FLUSH:
+            hook(h.file)
+        with hdf5_errors(f"flushing {h.file.filename!r}"):
+            commit_flush(h)
+    except BaseException:
+        h.failed = True
+        raise
+    h.failed = False
 
 
 def _fileref(path: str, mode: str, driver_kw: dict) -> "FileRef":
@@ -413,9 +435,7 @@ class FileRef:
         h = self._handle
         if not self._closed and h is not None and h.pid == os.getpid() and h.file.isopen:
             with HDF5_LOCK, hdf5_errors(f"flushing {self.path!r}"):
-                for hook in BEFORE_FLUSH:
-                    hook(h.file)
-                commit_flush(h)
+                _flush(h)
 
     def will_commit(self, path: str, rows: Any = None) -> None:
         """Record ``rows()`` (default: the node's length) as the commit record

@@ -174,40 +174,55 @@ def test_flush_writes_the_commit_record(tmp_path):
 
 # ---------------------------------------------------------- full disk
 _FSIZE = r"""
-import json, resource, sys
+import json, os, resource, sys
 import numpy as np
 import lazyarr as la
 from lazyarr.errors import LazyArrError
 path, op, margin = {path!r}, {op!r}, {margin}
-size = __import__("os").path.getsize(path)
-resource.setrlimit(resource.RLIMIT_FSIZE, (size + margin, size + margin))
+def limit():
+    size = os.path.getsize(path)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + margin, size + margin))
 raised = None
+# flush and close fail on their own: the write before them is made with no
+# limit (what it wrote directly is on disk; the rest waits for the flush).
+write = {{"flush": "append", "close": "extend"}}.get(op, op)
+if write == op:
+    limit()
 try:
     s = la.open(path, "a")
     big = np.random.default_rng(0).random((50_000, 5)).astype(np.float32)
-    if op == "append":
+    if write == "append":
         s["x"].append(big)
-    elif op == "overwrite":
+    elif write == "overwrite":
         s["x"][:] = np.random.default_rng(1).random(s["x"].shape).astype(np.float32)
-    elif op == "create":
+    elif write == "create":
         s.create_array("y", big)
-    elif op == "extend":
+    elif write == "extend":
         s["r"].extend(list(np.random.default_rng(2).random((3000, 40))))
-    s.flush()
+    if op != write:
+        limit()
+    if op != "close":
+        s.flush()
     s.close()
 except Exception as exc:
     raised = [type(exc).__name__, isinstance(exc, (LazyArrError, OSError)), str(exc)[:200]]
 print(json.dumps({{"raised": raised}}))
 """
 
+#: Every operation whose failure the full-disk trials provoke.
+FSIZE_OPS = ["append", "overwrite", "create", "extend", "flush", "close"]
 
-@pytest.mark.parametrize("op", ["append", "overwrite", "create", "extend"])
+
+@pytest.mark.parametrize("op", FSIZE_OPS)
 @pytest.mark.parametrize("margin", [0, 4096])
 def test_a_full_disk_raises_and_loses_nothing_flushed(tmp_path, op, margin):
     _full_disk(tmp_path, op, margin)
 
 
 def _full_disk(tmp_path, op, margin):
+    """One write under a file size limit: it raises (at the call, or at the
+    flush or close after it), or, if nothing failed, all of it is there;
+    either way the file opens and everything flushed before is intact."""
     path = str(tmp_path / "full.h5")
     x0 = F.expected_rows("compressed", 0, 2000)
     with la.open(path, "w") as s:
@@ -217,12 +232,30 @@ def _full_disk(tmp_path, op, margin):
         s.create_array("keep", np.arange(100.0), backend="plain")
     status, res = F.run_child(_FSIZE.format(path=path, op=op, margin=margin))
     assert status == "ok", res
-    assert res["raised"] is not None, "the failed write raised nothing"
-    assert res["raised"][1], res  # a lazyarr error / OSError, not a raw one
+    if res["raised"] is not None:
+        assert res["raised"][1], res  # a lazyarr error / OSError, not a raw one
     with la.open(path) as s:  # the file opens, everything flushed is intact
         np.testing.assert_array_equal(s["keep"][:], np.arange(100.0))
-        np.testing.assert_array_equal(s["x"][:2000], x0)
         assert len(s["r"]) >= 10
+        np.testing.assert_array_equal(s["r"][:10], [np.arange(3.0)] * 10)
+        rng = np.random.default_rng(0)
+        big = rng.random((50_000, 5)).astype(np.float32)
+        if op == "overwrite":
+            new = np.random.default_rng(1).random((2000, 5)).astype(np.float32)
+            got = s["x"][:]
+            if res["raised"] is None:
+                np.testing.assert_array_equal(got, new)
+            else:  # rows of a failed overwrite hold the old or the new values
+                assert np.all((got == x0) | (got == new)), res
+        else:
+            np.testing.assert_array_equal(s["x"][:2000], x0)
+        if res["raised"] is None:  # nothing failed: all of the write is there
+            if op in ("append", "flush"):
+                np.testing.assert_array_equal(s["x"][2000:], big)
+            elif op == "create":
+                np.testing.assert_array_equal(s["y"][:], big)
+            elif op in ("extend", "close"):
+                assert len(s["r"]) == 3010
 
 
 # ---------------------------------------------------------- corruption
@@ -440,7 +473,7 @@ def test_heavy_kill_storm(heavy, tmp_path, kind):
     assert c["intact"] == 100 and c["append works"] == 100, c
 
 
-@pytest.mark.parametrize("op", ["append", "overwrite", "create", "extend"])
+@pytest.mark.parametrize("op", FSIZE_OPS)
 @pytest.mark.parametrize("margin", [0, 1, 512, 1024, 2048, 4096, 8192, 12288, 16384, 32768,
                                     65536, 131072, 262144, 524288, 10**6])
 def test_heavy_full_disk_margins(heavy, tmp_path, op, margin):

@@ -31,6 +31,7 @@ __all__ = [
     "ATTR_ROWS",
     "committed_rows",
     "hold_metadata",
+    "abandon",
     "check_space",
     "flush_file",
     "ATTR_VERSION",
@@ -288,6 +289,8 @@ def flush_file(file: tables.File, what: str) -> None:
     called again and its status checked (it rewrites what the first call
     could not). Caller holds :data:`HDF5_LOCK`.
     """
+    if _LIB is not None and file.mode != "r":
+        _check_flush_space(file, what)
     file.flush()
     if _LIB is None or file.mode == "r":  # pragma: no cover - unusual builds
         return
@@ -299,12 +302,55 @@ def flush_file(file: tables.File, what: str) -> None:
                            "successful flush wrote")
 
 
+def _check_flush_space(file: tables.File, what: str) -> None:
+    """StorageError before a flush that cannot fit: HDF5 would write part of
+    its metadata (the superblock's end-of-file first) and leave a file that
+    does not open ("truncated file")."""
+    eoa = ctypes.c_uint64(0)
+    if _LIB.H5Fget_eoa(ctypes.c_int64(file._get_file_id()), ctypes.byref(eoa)) < 0:
+        _LIB.H5Eclear2(ctypes.c_int64(0))  # pragma: no cover
+        return  # pragma: no cover
+    try:
+        size = os.path.getsize(file.filename)
+    except OSError:  # pragma: no cover
+        return
+    if eoa.value > size:
+        # Metadata is written where its space was allocated, up to the end
+        # of the file's allocated space: all of it must fit.
+        check_space(file.filename, eoa.value - size, what, margin=64 * 2**10)
+
+
+def abandon(file: tables.File) -> None:
+    """Let ``file`` close without writing anything more to it.
+
+    After a flush that failed, HDF5's close would flush again and write part
+    of its metadata (a full disk lets some writes through): the file would
+    no longer open. Pointing HDF5's file descriptor at ``/dev/null`` keeps
+    the file as the last successful flush left it (metadata is held in
+    memory between flushes, see :func:`hold_metadata`). Caller holds
+    :data:`HDF5_LOCK` and closes ``file`` next.
+    """
+    if _LIB is None or file.mode == "r" or file.params.get("DRIVER") not in (None, "H5FD_SEC2"):
+        return
+    handle = ctypes.c_void_p()
+    if _LIB.H5Fget_vfd_handle(ctypes.c_int64(file._get_file_id()), ctypes.c_int64(0),
+                              ctypes.byref(handle)) < 0 or not handle.value:
+        _LIB.H5Eclear2(ctypes.c_int64(0))  # pragma: no cover
+        return  # pragma: no cover
+    fd = ctypes.cast(handle, ctypes.POINTER(ctypes.c_int)).contents.value
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
 #: Bytes of HDF5 metadata a write may add besides its data (B-tree nodes,
 #: object header updates, a rewritten last chunk's old and new copies).
 SPACE_MARGIN = 256 * 2**10
 
 
-def check_space(path: str, nbytes: int, what: str) -> None:
+def check_space(path: str, nbytes: int, what: str, margin: int | None = None) -> None:
     """StorageError before a write of about ``nbytes`` that cannot fit.
 
     Checks the free space of the file system and the process's file size
@@ -312,7 +358,7 @@ def check_space(path: str, nbytes: int, what: str) -> None:
     bound) plus :data:`SPACE_MARGIN`, so that a write that would fail half
     way fails before it starts and changes nothing.
     """
-    need = int(nbytes) + SPACE_MARGIN
+    need = int(nbytes) + (SPACE_MARGIN if margin is None else margin)
     try:
         st = os.statvfs(path)
         size = os.path.getsize(path)
