@@ -46,7 +46,7 @@ for name in ("tables", "h5py", "zarr", "blosc2"):
 pkg = types.ModuleType("lazyarr")
 pkg.__path__ = [{os.path.join(ROOT, "lazyarr")!r}]
 sys.modules["lazyarr"] = pkg
-import lazyarr.core, lazyarr.core.plan, lazyarr.core.normalize, lazyarr.core.selection, lazyarr.core.support
+import lazyarr.core, lazyarr.core.plan, lazyarr.core.normalize, lazyarr.core.selection, lazyarr.core.support, lazyarr.core.windows
 loaded = sorted(m for m in sys.modules if m.startswith("lazyarr.") and sys.modules[m] is not None)
 assert all(m.startswith("lazyarr.core") for m in loaded), loaded
 print(lazyarr.core.plan.plan(3, (4, 2)).reads)
