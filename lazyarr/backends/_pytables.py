@@ -42,7 +42,7 @@ from lazyarr.backends._hdf5 import (  # noqa: F401  (re-exported for the backend
     hdf5_errors,
     quiet,
 )
-from lazyarr.backends.base import BackendBase
+from lazyarr.backends.base import FileNodeBackend
 from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
 from lazyarr.core.support import DEFAULT_COST, CostModel
 from lazyarr.core.windows import AxisWindows, plan_windows, window_strategy
@@ -277,7 +277,7 @@ def write_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection,
         node._g_write_selection(ops, part)
 
 
-class PyTablesBackend(BackendBase):
+class PyTablesBackend(FileNodeBackend):
     """Base of the backends that keep one PyTables leaf per array.
 
     Holds *what* to read (a :class:`lazyarr.store.FileRef` and a node path),
@@ -331,16 +331,6 @@ class PyTablesBackend(BackendBase):
                 f"not the {self._dtype} it held when this array was pickled"
             )
         self._verified = True
-
-    @property
-    def fileref(self) -> "FileRef":
-        """The file this array lives in."""
-        return self._ref
-
-    @property
-    def path(self) -> str:
-        """Absolute node path inside the file."""
-        return self._path
 
     def _node(self) -> tables.Leaf:
         f = self._ref.file  # ClosedError after close; reopens after a fork
