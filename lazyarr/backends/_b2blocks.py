@@ -58,6 +58,7 @@ import numpy as np
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
 from lazyarr.core.support import project
+from lazyarr.errors import StorageError
 
 __all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker", "threads",
            "set_verifier", "BATCH_BYTES"]
@@ -79,7 +80,8 @@ def set_verifier(make: Callable[[bytes], bytes] | None, verify: Callable[[Any], 
 
     ``verify`` runs once per process per stored chunk, when the chunk is first
     touched (remembered by file, offset and size); a False makes the chunk go
-    through PyTables, whose own Fletcher32 filter then reports the error.
+    through PyTables, and if HDF5's own pipeline cannot read it either, the
+    read raises :class:`lazyarr.CorruptStoreError` naming file, node and chunk.
     Until both are installed, nodes with Fletcher32 are read and written by
     PyTables.
     """
@@ -249,6 +251,8 @@ class _Geom(NamedTuple):
 
 
 _BLOCKS, _WHOLE, _COPY = 0, 1, 2
+#: The geometry of a stored chunk whose Fletcher32 checksum does not match.
+_BAD = "bad checksum"
 
 
 def _geom(st: _FileState, mv: memoryview, off: int, size: int, tail: int,
@@ -258,7 +262,7 @@ def _geom(st: _FileState, mv: memoryview, off: int, size: int, tail: int,
     if g is not False:
         return g
     if tail and not _FLETCHER32[1](mv[off : off + size]):  # type: ignore[index]
-        g = None
+        g = _BAD
     else:
         try:
             g = _parse(mv, off, size - tail, cs, row_bytes)
@@ -395,8 +399,8 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
         lo, hi = min(lo, off), max(hi, off + size)
         mv = st.map.get(off + size) if not mask else None
         g = _geom(st, mv, off, size, tail, cs, row_bytes) if mv is not None else None
-        if g is None:
-            out[dst] = fallback(tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs)))
+        if g is None or g is _BAD:
+            out[dst] = _fall_back(node, fallback, combo, ks, cs, g is _BAD)
             continue
         local = combo[0][1]
         r = np.arange(local.start, local.stop, local.step) if isinstance(local, slice) else local
@@ -412,6 +416,26 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     if hi - lo >= RELEASE_BYTES:
         st.map.release(int(lo), hi)
     return out
+
+
+def _fall_back(node: Any, fallback: Callable[[Selection], np.ndarray], combo: tuple,
+               ks: tuple[int, ...], cs: tuple[int, ...], bad: bool) -> np.ndarray:
+    """One chunk's part of a read through ``fallback`` (PyTables).
+
+    ``bad``: its Fletcher32 checksum did not match here. HDF5's own pipeline
+    then decides (a file written by other software may keep the checksum
+    elsewhere); if it cannot read the chunk either, the error names the chunk.
+    """
+    try:
+        return fallback(tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs)))
+    except StorageError as exc:
+        if not bad:
+            raise
+        # Here, not at the top: _checksum installs its verifier by importing this module.
+        from lazyarr.backends._checksum import corrupt_chunk
+
+        raise corrupt_chunk(node, tuple(k * c for k, c in zip(ks, cs)),
+                            f"its Fletcher32 checksum does not match ({exc})") from exc
 
 
 def _shift(local: Any, by: int) -> Any:

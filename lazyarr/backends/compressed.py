@@ -375,6 +375,7 @@ class CompressedBackend(PyTablesBackend):
             # A few rows into the buffered last chunk: no more to check or do.
             with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
                 if _b2write.append_small(node, rows):
+                    self._ref.will_commit(self._path)
                     return
         with HDF5_LOCK, quiet():
             node = self._node()
@@ -400,14 +401,14 @@ class CompressedBackend(PyTablesBackend):
                 elif _b2write.writer(node) is not None:
                     # Chunks stored with write_chunk bypass HDF5's chunk cache:
                     # no flush needed for raw-chunk reads to see them.
+                    # Rows still in the node's tail are written by the file's
+                    # BEFORE_FLUSH hook, before the commit record: the record
+                    # (the node's length at the flush) never counts a row that
+                    # is not in the file.
                     try:
                         _append_rows(node, rows)
                     finally:
                         _blosc2.invalidate(node)
-                    # Its rows reach the node's extent outside PyTables' view
-                    # of it, so no commit record can be kept: drop the old one.
-                    self._ref.will_commit(self._path, lambda: -1)
-                    return
                 else:
                     try:
                         _append_rows(node, rows)
