@@ -222,6 +222,54 @@ def test_reads_touch_only_needed_blocks(tmp_path, decoded, hdf5_reads):
         assert hdf5_reads == []  # no chunk ever came through HDF5
 
 
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(data=st.data())
+def test_one_row_path_same_as_numpy_and_pytables(tmp_path_factory, data):
+    # x[i] and x[i, basic key] on arrays one chunk wide decode one block with
+    # no chunk projection (_b2blocks._one_row); rows in the short last block,
+    # partial last chunks and padded chunks take the general path.
+    block = data.draw(st.sampled_from(BLOCKS), label="block bytes")
+    cols = data.draw(st.integers(1, 9), label="cols")
+    rows = data.draw(st.integers(1, 300), label="rows")
+    crow = data.draw(st.integers(1, 64), label="chunk rows")
+    a = _values((rows, cols), data.draw(st.sampled_from(["<f4", "<i8", "<u2"])), rows)
+    path = tmp_path_factory.mktemp("o") / "o.h5"
+    old = _b2write.BLOCK_BYTES
+    _b2write.BLOCK_BYTES = block
+    try:
+        with la.open(path, "w") as s:
+            s.create_array("x", a, chunks=(crow, cols))
+    finally:
+        _b2write.BLOCK_BYTES = old
+    with la.open(path) as s:
+        x, ref = s["x"], _reference(s, "x")
+        for _ in range(6):
+            i = data.draw(st.integers(-rows - 2, rows + 1), label="row")
+            key = data.draw(st.sampled_from([i, (i,), (i, slice(None)), (i, -1),
+                                             (i, slice(1, None, 2)), (i, slice(None, None, -1))]))
+            assert_same_as_numpy(x.__getitem__, a, key)
+            if -rows <= i < rows:
+                np.testing.assert_array_equal(x[key], ref[key])
+
+
+def test_one_row_path_decodes_one_block(tmp_path, decoded, hdf5_reads, monkeypatch):
+    a = _values((8192, 64), "f4")  # 2 chunks of 4096 rows, blocks of 128 rows
+    calls = []
+    orig = _b2blocks._one_row
+    monkeypatch.setattr(_b2blocks, "_one_row", lambda *a: calls.append(a[2]) or orig(*a))
+    with la.open(tmp_path / "r.h5", "w") as s:
+        x = s.create_array("x", a, chunks=(4096, 64))
+        x[0], x[4096]  # the chunk index is cached from here on
+        decoded.clear(), calls.clear(), hdf5_reads.clear()
+        for i in (5000, 0, 8191, -1, 4095):
+            np.testing.assert_array_equal(x[i], a[i])
+            np.testing.assert_array_equal(x[i, 3:9:2], a[i, 3:9:2])
+        assert calls == [5000, 5000, 0, 0, 8191, 8191, 8191, 8191, 4095, 4095]
+        assert decoded == [128 * 64 * 4] * 10 and hdf5_reads == []
+        x[3] = -1  # a write drops the chunk index: the general path reads it again
+        np.testing.assert_array_equal(x[3], np.full(64, -1, "f4"))
+
+
 def test_uncompressible_and_special_chunks(tmp_path):
     rng = np.random.default_rng(0)
     a = np.zeros((3000, 8), "u1")

@@ -371,6 +371,13 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     tail = _checksum_bytes(node)
     if st.map is None or tail is None:
         return None
+    s0 = sel[0]
+    if (type(s0) is slice and s0.stop - s0.start == 1 and len(sel) == len(cs)
+            and all(type(k) is slice for k in sel[1:])
+            and all(c >= n for c, n in zip(cs[1:], shape[1:]))):
+        row = _one_row(node, st, s0.start, cs, tail, dtype)
+        if row is not None:
+            return row[(slice(0, 1),) + tuple(sel[1:])].copy()
     out = np.empty(selection_shape(sel), dtype=dtype)
     if out.size == 0:
         return out
@@ -388,7 +395,10 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
                 index[coords] = (info.offset, info.size, info.filter_mask)
     row_bytes = dtype.itemsize * math.prod(cs[1:])
     batch = _Batch(out, cs, dtype, row_bytes)
-    lo, hi = math.inf, 0
+    # The span of the map this read touched, and about how many of its bytes:
+    # only a read that touched many gives its pages back (a random row would
+    # otherwise fault its chunk's header pages in again on every read).
+    lo, hi, touched = math.inf, 0, 0
     for combo in combos:
         ks = tuple(p[0] for p in combo)
         dst = tuple(p[2] for p in combo)
@@ -410,12 +420,58 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
                 blocks = np.unique(blocks)
             if len(blocks) * g.blocksize < g.nbytes:
                 batch.add(g, mv, blocks, r, combo, dst)
+                touched += g.cbytes * len(blocks) * g.blocksize // g.nbytes
                 continue
         batch.whole(g, mv, r, combo, dst)
+        touched += g.cbytes
     batch.run()
-    if hi - lo >= RELEASE_BYTES:
+    if touched >= RELEASE_BYTES:
         st.map.release(int(lo), hi)
     return out
+
+
+def _one_row(node: Any, st: _FileState, r: int, cs: tuple[int, ...], tail: int,
+             dtype: np.dtype) -> np.ndarray | None:
+    """Row ``r`` (shape ``(1,) + cs[1:]``, a view of this thread's scratch)
+    of a node one chunk wide, by decoding its one block; None: take the
+    general path (a missing chunk, a chunk not read by blocks, or its short
+    last block).
+
+    A random ``x[i]``: no chunk projection, no batch, one synthetic Blosc2
+    chunk of one block whose header is kept per chunk layout.
+    """
+    c0 = cs[0]
+    coords = (r - r % c0,) + (0,) * (len(cs) - 1)
+    index = st.index.get(node._v_pathname)
+    hit = None if index is None else index.get(coords)
+    if hit is None or hit[0] is None or hit[2]:
+        return None
+    off, size, _ = hit
+    mv = st.map.get(off + size)
+    if mv is None:
+        return None
+    row_bytes = dtype.itemsize * math.prod(cs[1:])
+    g = _geom(st, mv, off, size, tail, cs, row_bytes)
+    if g is None or g is _BAD or g.mode != _BLOCKS:
+        return None
+    b = (r % c0) // g.rows
+    if (b + 1) * g.blocksize > g.nbytes:
+        return None  # the short last block decodes with its chunk
+    a, n = g.bstarts[b], g.blens[b]
+    head = _ONE_HEADS.get(g.key)
+    if head is None:
+        k = g.key
+        head = _ONE_HEADS[g.key] = (k[0:4] + g.blocksize.to_bytes(4, "little") + k[4:8],
+                                    k[8:24] + (36).to_bytes(4, "little"))
+    buf = _scratch(g.blocksize)
+    _decode(b"".join((head[0], (36 + n).to_bytes(4, "little"), head[1], mv[a : a + n])), buf)
+    j = (r % c0) % g.rows
+    return buf.view(dtype).reshape((g.rows,) + cs[1:])[j : j + 1]
+
+
+#: Per chunk layout (:attr:`_Geom.key`): the header of a one-block chunk, in
+#: two parts around its compressed size.
+_ONE_HEADS: dict[bytes, tuple[bytes, bytes]] = {}
 
 
 def _fall_back(node: Any, fallback: Callable[[Selection], np.ndarray], combo: tuple,
