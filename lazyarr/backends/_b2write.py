@@ -41,7 +41,7 @@ from lazyarr.backends import _b2blocks
 from lazyarr.backends._hdf5 import BEFORE_FLUSH
 
 __all__ = ["BLOCK_BYTES", "block_rows", "writer", "encode", "write_rows", "append", "append_small",
-           "flush_tail", "pending", "drop_tail"]
+           "flush_tail", "pending", "drop_tail", "unsynced"]
 
 #: Bytes per Blosc2 block of the chunks lazyarr writes (see the README's
 #: "Why Blosc2 blocks of 32 KiB": 16-128 KiB measured; 32 KiB keeps the
@@ -217,12 +217,35 @@ def _tails(f: Any, create: bool = False) -> dict[str, "_Tail"] | None:
 class _Tail:
     """Rows appended after the node's last whole chunk, kept here until that
     chunk fills or the node is read, written to, flushed or closed: a
-    one-row append then copies one row instead of re-encoding a chunk."""
+    one-row append then copies one row instead of re-encoding a chunk.
 
-    __slots__ = ("w", "start", "n", "buf", "dirty")
+    Rows ``start : start + n`` are in ``buf``; the node's extent in HDF5 is
+    ``start + ext`` rows (``ext <= n``): one-row appends do not grow it
+    (``truncate`` is an HDF5 call, the most of such an append's time), the
+    array's shape counts them (:func:`unsynced`), and :func:`_sync` grows
+    the extent before anything else looks at the node.
+    """
+
+    __slots__ = ("w", "start", "n", "ext", "buf", "dirty")
 
     def __init__(self, w: Writer, start: int, buf: np.ndarray, n: int) -> None:
-        self.w, self.start, self.buf, self.n, self.dirty = w, start, buf, n, False
+        self.w, self.start, self.buf, self.n, self.ext, self.dirty = w, start, buf, n, n, False
+
+
+def _sync(node: Any, t: _Tail) -> None:
+    """Grow ``node``'s extent over the tail's rows. Caller holds the lock."""
+    if t.ext < t.n and node.nrows == t.start + t.ext:
+        node.truncate(t.start + t.n)
+        t.ext = t.n
+
+
+def unsynced(node: Any) -> int:
+    """Rows appended to ``node`` that its HDF5 extent does not count yet (no lock needed)."""
+    tails = _TAILS.get(node._v_file)
+    t = tails.get(node._v_pathname) if tails else None
+    if t is None or t.n == t.ext or node.nrows != t.start + t.ext:
+        return 0  # (the node changed behind lazyarr's back: the tail is stale)
+    return t.n - t.ext
 
 
 def append(node: Any, w: Writer, rows: np.ndarray) -> None:
@@ -235,8 +258,10 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
     tails = _tails(node._v_file, create=True)
     path = node._v_pathname
     c0 = w.chunks[0]
-    n0 = int(node.nrows)
     t = tails.get(path)
+    if t is not None:
+        _sync(node, t)
+    n0 = int(node.nrows)
     if t is None or t.w is not w or t.start + t.n != n0:
         t0 = n0 - n0 % c0
         buf = np.empty((c0,) + tuple(node.shape[1:]), w.dtype)
@@ -249,10 +274,10 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
     if t.n:
         m = min(c0 - t.n, k)
         t.buf[t.n : t.n + m] = rows[:m]
-        t.n, i, t.dirty = t.n + m, m, True
+        t.n, t.ext, i, t.dirty = t.n + m, t.n + m, m, True
         if t.n == c0:
             write_rows(node, w, t.start, t.buf)
-            t.start, t.n, t.dirty, wrote = t.start + c0, 0, False, True
+            t.start, t.n, t.ext, t.dirty, wrote = t.start + c0, 0, 0, False, True
     full = (k - i) // c0 * c0
     step = max(1, _STEP_BYTES // max(1, t.buf[:1].nbytes) // c0) * c0
     for a in range(i, i + full, step):
@@ -262,7 +287,7 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
     i += full
     if i < k:
         t.buf[: k - i] = rows[i:]
-        t.n, t.dirty = k - i, True
+        t.n, t.ext, t.dirty = k - i, k - i, True
     if wrote:
         _b2blocks.forget(node)
 
@@ -270,22 +295,22 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
 def append_small(node: Any, rows: np.ndarray) -> bool:
     """Append ``rows`` into the node's tail if they fit without filling it.
 
-    The one-row append: no encoding, one ``truncate``. False (nothing done)
-    when there is no tail yet, the rows do not fit or are not plainly
-    appendable (:func:`append` and the caller's checks then decide).
-    Caller holds the lock.
+    The one-row append: no encoding, no HDF5 call (the node's extent grows
+    at :func:`_sync`). False (nothing done) when there is no tail yet, the
+    rows do not fit or are not plainly appendable (:func:`append` and the
+    caller's checks then decide). Caller holds the lock.
     """
-    tails = _tails(node._v_file)
+    tails = _TAILS.get(node._v_file)  # a lookup: no lock needed
     t = tails.get(node._v_pathname) if tails else None
     if t is None:
         return False
     k = len(rows)
-    n0 = t.start + t.n
     buf = t.buf
-    if (t.n + k >= len(buf) or rows.shape[1:] != buf.shape[1:] or k == 0 or n0 != node.nrows
-            or rows.dtype.hasobject or not np.can_cast(rows.dtype, buf.dtype, "same_kind")):
+    if (t.n + k >= len(buf) or rows.shape[1:] != buf.shape[1:] or k == 0
+            or t.start + t.ext != node.nrows
+            or (rows.dtype != buf.dtype and (rows.dtype.hasobject
+                                             or not np.can_cast(rows.dtype, buf.dtype, "same_kind")))):
         return False
-    node.truncate(n0 + k)
     buf[t.n : t.n + k] = rows
     t.n += k
     t.dirty = True
@@ -297,6 +322,7 @@ def flush_tail(node: Any) -> None:
     tails = _tails(node._v_file)
     t = tails.get(node._v_pathname) if tails else None
     if t is not None and t.dirty:
+        _sync(node, t)
         if t.n and t.start + t.n <= node.nrows:
             write_rows(node, t.w, t.start, t.buf[: t.n])
         t.dirty = False
