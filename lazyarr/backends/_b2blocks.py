@@ -415,9 +415,7 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
         local = combo[0][1]
         r = np.arange(local.start, local.stop, local.step) if isinstance(local, slice) else local
         if g.mode == _BLOCKS:
-            blocks = r // g.rows
-            if len(blocks) > 1:
-                blocks = np.unique(blocks)
+            blocks = _blocks_of(local, r, g.rows)
             if len(blocks) * g.blocksize < g.nbytes:
                 batch.add(g, mv, blocks, r, combo, dst)
                 touched += g.cbytes * len(blocks) * g.blocksize // g.nbytes
@@ -428,6 +426,21 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     if touched >= RELEASE_BYTES:
         st.map.release(int(lo), hi)
     return out
+
+
+def _blocks_of(local: Any, r: np.ndarray, rows: int) -> np.ndarray:
+    """The sorted distinct blocks (of ``rows`` chunk rows) holding rows ``r``
+    (``local``: the same rows as a slice or an array)."""
+    if isinstance(local, slice) and local.step <= rows:
+        return np.arange(local.start // rows, (int(r[-1]) // rows) + 1)  # every block of the span
+    b = r // rows
+    if len(b) > 1:
+        # Sorted keys (most fancy keys and every mask): distinct by one pass, no sort.
+        step = b[1:] != b[:-1]
+        if (b[1:] >= b[:-1]).all():
+            return b[np.concatenate(([True], step))]
+        return np.unique(b)
+    return b
 
 
 def _one_row(node: Any, st: _FileState, r: int, cs: tuple[int, ...], tail: int,
