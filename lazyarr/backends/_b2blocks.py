@@ -214,6 +214,9 @@ if hasattr(os, "register_at_fork"):
 
 def _state(node: Any) -> _FileState:
     f = node._v_file
+    st = _STATE.get(f)  # a lookup needs no lock (a random row feels one)
+    if st is not None:
+        return st
     with _STATE_LOCK:
         st = _STATE.get(f)
         if st is None:
