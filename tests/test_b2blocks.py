@@ -461,3 +461,36 @@ def test_forked_child_reads(tmp_path):
 
 def _child_sum(x):
     return float(x[:].sum() + x[[1, 2000]].sum())
+
+
+def test_a_flushed_partial_chunk_keeps_its_place_and_length(tmp_path):
+    # HDF5 frees and reuses the space of a chunk whose length changes while the
+    # flushed chunk index still points there: a kill -9 before the next flush
+    # then lost the chunk's flushed rows. A chunk flushed partial is stored
+    # uncompressed from then on (one length), so HDF5 rewrites it in place.
+    a = _values((200, 5), "f4")
+    path = tmp_path / "p.h5"
+    with la.open(path, "w") as s:
+        x = s.create_array("x", a[:70], chunks=(64, 5))
+        node = x.backend._node()
+        s.flush()
+        first = node.chunk_info((64, 0))
+        for i in range(70, 128):  # fills the chunk, flushing between rows
+            x.append(a[i])
+            if i % 7 == 0:
+                s.flush()
+                info = node.chunk_info((64, 0))
+                assert (info.offset, info.size) == (first.offset, first.size)
+        s.flush()
+        info = node.chunk_info((64, 0))
+        assert (info.offset, info.size) == (first.offset, first.size)  # full now, same place
+        x.append(a[128:200])
+        assert node.chunk_info((128, 0)).size < first.size  # a chunk never flushed partial: compressed
+        np.testing.assert_array_equal(x[:], a)
+    with tables.open_file(path) as f:
+        np.testing.assert_array_equal(f.root.x[:], a)
+    import h5py
+    import hdf5plugin  # noqa: F401
+
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(f["x"][:], a)
