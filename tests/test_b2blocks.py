@@ -203,6 +203,54 @@ def test_appends_writes_and_two_arrays_on_one_file(tmp_path_factory, data):
             np.testing.assert_array_equal(f.get_node("/" + n)[:], models[n])
 
 
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(data=st.data())
+def test_buffered_one_row_appends_interleaved(tmp_path_factory, data):
+    # One-row appends wait in the node's tail without growing HDF5's extent
+    # (_b2write.append_small); every other step -- reads through either of
+    # two array objects, shapes, writes, bulk appends, flushes, a close and
+    # reopen, PyTables' own read after a flush -- sees exactly the model.
+    path = tmp_path_factory.mktemp("t") / "t.h5"
+    cols = data.draw(st.integers(1, 4), label="cols")
+    crow = data.draw(st.integers(2, 12), label="chunk rows")
+    m = _values((data.draw(st.integers(0, 20), label="rows"), cols), "i4", 1)
+    s = la.open(path, "w")
+    try:
+        x = s.create_array("x", m, chunks=(crow, cols))
+        other = s["x"]
+        for _ in range(data.draw(st.integers(1, 25), label="steps")):
+            what = data.draw(st.sampled_from(["append1"] * 4 + ["appendk", "write", "read", "shape",
+                                                                  "flush", "reopen"]))
+            if what.startswith("append"):
+                k = 1 if what == "append1" else data.draw(st.integers(1, 2 * crow))
+                rows = _values((k, cols), "i4", len(m) + 7)
+                (x if data.draw(st.booleans()) else other).append(rows[0] if k == 1 else rows)
+                m = np.concatenate([m, rows])
+            elif what == "write" and len(m):
+                i = data.draw(st.integers(-len(m), len(m) - 1))
+                other[i] = -5
+                m[i] = -5
+            elif what == "read":
+                key = data.draw(keys(m.shape, invalid=False), label="key")
+                assert_same_as_numpy(data.draw(st.sampled_from([x, other])).__getitem__, m, key)
+            elif what == "shape":
+                assert x.shape == other.shape == m.shape and len(x) == len(m)
+            elif what == "flush":
+                s.flush()
+                np.testing.assert_array_equal(x.backend._node().read(), m)  # PyTables' own read
+            else:
+                s.close()
+                s = la.open(path, "a")
+                x, other = s["x"], s["x"]
+        assert x.shape == m.shape
+        np.testing.assert_array_equal(x[:], m)
+    finally:
+        s.close()
+    with tables.open_file(path) as f:
+        np.testing.assert_array_equal(f.root.x[:], m)
+        assert f.root.x._v_attrs["LAZYARR_ROWS"] == len(m)
+
+
 def test_reads_touch_only_needed_blocks(tmp_path, decoded, hdf5_reads):
     a = _values((8192, 64), "f4")  # 2 chunks of 4096 rows, blocks of 128 rows
     with la.open(tmp_path / "r.h5", "w") as s:
@@ -220,6 +268,54 @@ def test_reads_touch_only_needed_blocks(tmp_path, decoded, hdf5_reads):
         np.testing.assert_array_equal(x[:], a)
         assert decoded == [4096 * 64 * 4] * 2  # each chunk once, straight into the result
         assert hdf5_reads == []  # no chunk ever came through HDF5
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(data=st.data())
+def test_one_row_path_same_as_numpy_and_pytables(tmp_path_factory, data):
+    # x[i] and x[i, basic key] on arrays one chunk wide decode one block with
+    # no chunk projection (_b2blocks._one_row); rows in the short last block,
+    # partial last chunks and padded chunks take the general path.
+    block = data.draw(st.sampled_from(BLOCKS), label="block bytes")
+    cols = data.draw(st.integers(1, 9), label="cols")
+    rows = data.draw(st.integers(1, 300), label="rows")
+    crow = data.draw(st.integers(1, 64), label="chunk rows")
+    a = _values((rows, cols), data.draw(st.sampled_from(["<f4", "<i8", "<u2"])), rows)
+    path = tmp_path_factory.mktemp("o") / "o.h5"
+    old = _b2write.BLOCK_BYTES
+    _b2write.BLOCK_BYTES = block
+    try:
+        with la.open(path, "w") as s:
+            s.create_array("x", a, chunks=(crow, cols))
+    finally:
+        _b2write.BLOCK_BYTES = old
+    with la.open(path) as s:
+        x, ref = s["x"], _reference(s, "x")
+        for _ in range(6):
+            i = data.draw(st.integers(-rows - 2, rows + 1), label="row")
+            key = data.draw(st.sampled_from([i, (i,), (i, slice(None)), (i, -1),
+                                             (i, slice(1, None, 2)), (i, slice(None, None, -1))]))
+            assert_same_as_numpy(x.__getitem__, a, key)
+            if -rows <= i < rows:
+                np.testing.assert_array_equal(x[key], ref[key])
+
+
+def test_one_row_path_decodes_one_block(tmp_path, decoded, hdf5_reads, monkeypatch):
+    a = _values((8192, 64), "f4")  # 2 chunks of 4096 rows, blocks of 128 rows
+    calls = []
+    orig = _b2blocks._one_row
+    monkeypatch.setattr(_b2blocks, "_one_row", lambda *a: calls.append(a[2]) or orig(*a))
+    with la.open(tmp_path / "r.h5", "w") as s:
+        x = s.create_array("x", a, chunks=(4096, 64))
+        x[0], x[4096]  # the chunk index is cached from here on
+        decoded.clear(), calls.clear(), hdf5_reads.clear()
+        for i in (5000, 0, 8191, -1, 4095):
+            np.testing.assert_array_equal(x[i], a[i])
+            np.testing.assert_array_equal(x[i, 3:9:2], a[i, 3:9:2])
+        assert calls == [5000, 5000, 0, 0, 8191, 8191, 8191, 8191, 4095, 4095]
+        assert decoded == [128 * 64 * 4] * 10 and hdf5_reads == []
+        x[3] = -1  # a write drops the chunk index: the general path reads it again
+        np.testing.assert_array_equal(x[3], np.full(64, -1, "f4"))
 
 
 def test_uncompressible_and_special_chunks(tmp_path):
@@ -311,8 +407,10 @@ def test_buffered_appends_written_on_flush_and_close(tmp_path):
         for row in a:
             x.append(row[None])
         node = x.backend._node()
-        assert node.nrows == 10 and not node.read(8, 10).any()  # rows 8, 9 wait in memory
+        # Rows 8, 9 wait in memory; HDF5's extent grows when they are written.
+        assert node.nrows == 8 and x.shape == (10, 3) and len(x) == 10
         s.flush()
+        assert node.nrows == 10
         np.testing.assert_array_equal(node.read(), a)  # through PyTables' own read
         x.append(a[:1])
     with tables.open_file(path) as f:
@@ -363,3 +461,36 @@ def test_forked_child_reads(tmp_path):
 
 def _child_sum(x):
     return float(x[:].sum() + x[[1, 2000]].sum())
+
+
+def test_a_flushed_partial_chunk_keeps_its_place_and_length(tmp_path):
+    # HDF5 frees and reuses the space of a chunk whose length changes while the
+    # flushed chunk index still points there: a kill -9 before the next flush
+    # then lost the chunk's flushed rows. A chunk flushed partial is stored
+    # uncompressed from then on (one length), so HDF5 rewrites it in place.
+    a = _values((200, 5), "f4")
+    path = tmp_path / "p.h5"
+    with la.open(path, "w") as s:
+        x = s.create_array("x", a[:70], chunks=(64, 5))
+        node = x.backend._node()
+        s.flush()
+        first = node.chunk_info((64, 0))
+        for i in range(70, 128):  # fills the chunk, flushing between rows
+            x.append(a[i])
+            if i % 7 == 0:
+                s.flush()
+                info = node.chunk_info((64, 0))
+                assert (info.offset, info.size) == (first.offset, first.size)
+        s.flush()
+        info = node.chunk_info((64, 0))
+        assert (info.offset, info.size) == (first.offset, first.size)  # full now, same place
+        x.append(a[128:200])
+        assert node.chunk_info((128, 0)).size < first.size  # a chunk never flushed partial: compressed
+        np.testing.assert_array_equal(x[:], a)
+    with tables.open_file(path) as f:
+        np.testing.assert_array_equal(f.root.x[:], a)
+    import h5py
+    import hdf5plugin  # noqa: F401
+
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(f["x"][:], a)

@@ -117,8 +117,6 @@ def _grow_behind_lazyarr(path, node, rows):
         f.get_node(node).append(rows)
 
 
-@pytest.mark.xfail(strict=True, reason="since the merge of issue 13b's direct Blosc2 chunk "
-                   "writer, compressed appends keep no commit record (open issue)")
 def test_compressed_rows_past_the_commit_record_are_an_interrupted_write(tmp_path):
     path = str(tmp_path / "c.h5")
     with la.open(path, "w") as s:
@@ -155,8 +153,6 @@ def test_ragged_items_past_the_commit_record_are_ignored_then_trimmed(tmp_path, 
         assert len(s["r"]) == 60 and F.check(s["r"], kind, 60) == "intact"
 
 
-@pytest.mark.xfail(strict=True, reason="since the merge of issue 13b's direct Blosc2 chunk "
-                   "writer, compressed appends keep no commit record (open issue)")
 def test_flush_writes_the_commit_record(tmp_path):
     path = str(tmp_path / "f.h5")
     s = la.open(path, "w")
@@ -283,9 +279,6 @@ def _flip(path, offset, xor=0x5A):
         fh.write(bytes([b[0] ^ xor]))
 
 
-@pytest.mark.xfail(strict=True, reason="since the merge of issue 13b's block reader, a "
-                   "Fletcher32 mismatch there reaches users as StorageError from PyTables' "
-                   "fallback, not CorruptStoreError naming the chunk (open issue)")
 @pytest.mark.parametrize("key", [slice(None), 70, [3, 100], (slice(60, 70), 2)])
 def test_a_flipped_data_byte_is_a_corrupt_store_error_naming_the_chunk(tmp_path, key):
     path = str(tmp_path / "flip.h5")
@@ -422,9 +415,6 @@ def test_not_hdf5_is_corrupt_store_error_and_os_error(tmp_path):
 
 
 # ---------------------------------------------------------- lazyarr check
-@pytest.mark.xfail(strict=True, reason="since the merge of issue 13b's block reader, a "
-                   "Fletcher32 mismatch there reaches users as StorageError from PyTables' "
-                   "fallback, not CorruptStoreError naming the chunk (open issue)")
 def test_check_command_reports_corruption_and_exits_non_zero(tmp_path, capsys):
     from lazyarr.cli import main
 

@@ -58,6 +58,7 @@ import numpy as np
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
 from lazyarr.core.support import project
+from lazyarr.errors import StorageError
 
 __all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker", "threads",
            "set_verifier", "BATCH_BYTES"]
@@ -79,7 +80,8 @@ def set_verifier(make: Callable[[bytes], bytes] | None, verify: Callable[[Any], 
 
     ``verify`` runs once per process per stored chunk, when the chunk is first
     touched (remembered by file, offset and size); a False makes the chunk go
-    through PyTables, whose own Fletcher32 filter then reports the error.
+    through PyTables, and if HDF5's own pipeline cannot read it either, the
+    read raises :class:`lazyarr.CorruptStoreError` naming file, node and chunk.
     Until both are installed, nodes with Fletcher32 are read and written by
     PyTables.
     """
@@ -212,6 +214,9 @@ if hasattr(os, "register_at_fork"):
 
 def _state(node: Any) -> _FileState:
     f = node._v_file
+    st = _STATE.get(f)  # a lookup needs no lock (a random row feels one)
+    if st is not None:
+        return st
     with _STATE_LOCK:
         st = _STATE.get(f)
         if st is None:
@@ -249,6 +254,8 @@ class _Geom(NamedTuple):
 
 
 _BLOCKS, _WHOLE, _COPY = 0, 1, 2
+#: The geometry of a stored chunk whose Fletcher32 checksum does not match.
+_BAD = "bad checksum"
 
 
 def _geom(st: _FileState, mv: memoryview, off: int, size: int, tail: int,
@@ -258,7 +265,7 @@ def _geom(st: _FileState, mv: memoryview, off: int, size: int, tail: int,
     if g is not False:
         return g
     if tail and not _FLETCHER32[1](mv[off : off + size]):  # type: ignore[index]
-        g = None
+        g = _BAD
     else:
         try:
             g = _parse(mv, off, size - tail, cs, row_bytes)
@@ -367,6 +374,13 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     tail = _checksum_bytes(node)
     if st.map is None or tail is None:
         return None
+    s0 = sel[0]
+    if (type(s0) is slice and s0.stop - s0.start == 1 and len(sel) == len(cs)
+            and all(type(k) is slice for k in sel[1:])
+            and all(c >= n for c, n in zip(cs[1:], shape[1:]))):
+        row = _one_row(node, st, s0.start, cs, tail, dtype)
+        if row is not None:
+            return row[(slice(0, 1),) + tuple(sel[1:])].copy()
     out = np.empty(selection_shape(sel), dtype=dtype)
     if out.size == 0:
         return out
@@ -384,7 +398,10 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
                 index[coords] = (info.offset, info.size, info.filter_mask)
     row_bytes = dtype.itemsize * math.prod(cs[1:])
     batch = _Batch(out, cs, dtype, row_bytes)
-    lo, hi = math.inf, 0
+    # The span of the map this read touched, and about how many of its bytes:
+    # only a read that touched many gives its pages back (a random row would
+    # otherwise fault its chunk's header pages in again on every read).
+    lo, hi, touched = math.inf, 0, 0
     for combo in combos:
         ks = tuple(p[0] for p in combo)
         dst = tuple(p[2] for p in combo)
@@ -395,23 +412,102 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
         lo, hi = min(lo, off), max(hi, off + size)
         mv = st.map.get(off + size) if not mask else None
         g = _geom(st, mv, off, size, tail, cs, row_bytes) if mv is not None else None
-        if g is None:
-            out[dst] = fallback(tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs)))
+        if g is None or g is _BAD:
+            out[dst] = _fall_back(node, fallback, combo, ks, cs, g is _BAD)
             continue
         local = combo[0][1]
         r = np.arange(local.start, local.stop, local.step) if isinstance(local, slice) else local
         if g.mode == _BLOCKS:
-            blocks = r // g.rows
-            if len(blocks) > 1:
-                blocks = np.unique(blocks)
+            blocks = _blocks_of(local, r, g.rows)
             if len(blocks) * g.blocksize < g.nbytes:
                 batch.add(g, mv, blocks, r, combo, dst)
+                touched += g.cbytes * len(blocks) * g.blocksize // g.nbytes
                 continue
         batch.whole(g, mv, r, combo, dst)
+        touched += g.cbytes
     batch.run()
-    if hi - lo >= RELEASE_BYTES:
+    if touched >= RELEASE_BYTES:
         st.map.release(int(lo), hi)
     return out
+
+
+def _blocks_of(local: Any, r: np.ndarray, rows: int) -> np.ndarray:
+    """The sorted distinct blocks (of ``rows`` chunk rows) holding rows ``r``
+    (``local``: the same rows as a slice or an array)."""
+    if isinstance(local, slice) and local.step <= rows:
+        return np.arange(local.start // rows, (int(r[-1]) // rows) + 1)  # every block of the span
+    b = r // rows
+    if len(b) > 1:
+        # Sorted keys (most fancy keys and every mask): distinct by one pass, no sort.
+        step = b[1:] != b[:-1]
+        if (b[1:] >= b[:-1]).all():
+            return b[np.concatenate(([True], step))]
+        return np.unique(b)
+    return b
+
+
+def _one_row(node: Any, st: _FileState, r: int, cs: tuple[int, ...], tail: int,
+             dtype: np.dtype) -> np.ndarray | None:
+    """Row ``r`` (shape ``(1,) + cs[1:]``, a view of this thread's scratch)
+    of a node one chunk wide, by decoding its one block; None: take the
+    general path (a missing chunk, a chunk not read by blocks, or its short
+    last block).
+
+    A random ``x[i]``: no chunk projection, no batch, one synthetic Blosc2
+    chunk of one block whose header is kept per chunk layout.
+    """
+    c0 = cs[0]
+    coords = (r - r % c0,) + (0,) * (len(cs) - 1)
+    index = st.index.get(node._v_pathname)
+    hit = None if index is None else index.get(coords)
+    if hit is None or hit[0] is None or hit[2]:
+        return None
+    off, size, _ = hit
+    mv = st.map.get(off + size)
+    if mv is None:
+        return None
+    row_bytes = dtype.itemsize * math.prod(cs[1:])
+    g = _geom(st, mv, off, size, tail, cs, row_bytes)
+    if g is None or g is _BAD or g.mode != _BLOCKS:
+        return None
+    b = (r % c0) // g.rows
+    if (b + 1) * g.blocksize > g.nbytes:
+        return None  # the short last block decodes with its chunk
+    a, n = g.bstarts[b], g.blens[b]
+    head = _ONE_HEADS.get(g.key)
+    if head is None:
+        k = g.key
+        head = _ONE_HEADS[g.key] = (k[0:4] + g.blocksize.to_bytes(4, "little") + k[4:8],
+                                    k[8:24] + (36).to_bytes(4, "little"))
+    buf = _scratch(g.blocksize)
+    _decode(b"".join((head[0], (36 + n).to_bytes(4, "little"), head[1], mv[a : a + n])), buf)
+    j = (r % c0) % g.rows
+    return buf.view(dtype).reshape((g.rows,) + cs[1:])[j : j + 1]
+
+
+#: Per chunk layout (:attr:`_Geom.key`): the header of a one-block chunk, in
+#: two parts around its compressed size.
+_ONE_HEADS: dict[bytes, tuple[bytes, bytes]] = {}
+
+
+def _fall_back(node: Any, fallback: Callable[[Selection], np.ndarray], combo: tuple,
+               ks: tuple[int, ...], cs: tuple[int, ...], bad: bool) -> np.ndarray:
+    """One chunk's part of a read through ``fallback`` (PyTables).
+
+    ``bad``: its Fletcher32 checksum did not match here. HDF5's own pipeline
+    then decides (a file written by other software may keep the checksum
+    elsewhere); if it cannot read the chunk either, the error names the chunk.
+    """
+    try:
+        return fallback(tuple(_shift(p[1], -k * c) for p, k, c in zip(combo, ks, cs)))
+    except StorageError as exc:
+        if not bad:
+            raise
+        # Here, not at the top: _checksum installs its verifier by importing this module.
+        from lazyarr.backends._checksum import corrupt_chunk
+
+        raise corrupt_chunk(node, tuple(k * c for k, c in zip(ks, cs)),
+                            f"its Fletcher32 checksum does not match ({exc})") from exc
 
 
 def _shift(local: Any, by: int) -> Any:

@@ -34,6 +34,8 @@ import threading
 import weakref
 from typing import Any, Callable, NamedTuple
 
+from dataclasses import replace as dataclass_replace
+
 import blosc2
 import numpy as np
 
@@ -41,7 +43,7 @@ from lazyarr.backends import _b2blocks
 from lazyarr.backends._hdf5 import BEFORE_FLUSH
 
 __all__ = ["BLOCK_BYTES", "block_rows", "writer", "encode", "write_rows", "append", "append_small",
-           "flush_tail", "pending", "drop_tail"]
+           "flush_tail", "pending", "drop_tail", "unsynced"]
 
 #: Bytes per Blosc2 block of the chunks lazyarr writes (see the README's
 #: "Why Blosc2 blocks of 32 KiB": 16-128 KiB measured; 32 KiB keeps the
@@ -83,6 +85,7 @@ class Writer(NamedTuple):
     cparams: Any
     head: bytes          # frame header of a template frame
     tail: bytes          # its offsets chunk and trailer
+    copy_cparams: Any    # cparams storing a chunk uncompressed (see encode's ``fixed``)
     checksum: Callable[[bytes], bytes] | None = None  # Fletcher32 bytes of a frame
 
 
@@ -148,19 +151,23 @@ def _writer(cs: tuple[int, ...], dts: str, codec: Any, level: int, shuffle: bool
     # The two fields encode() patches: msgpack uint64 and int64 markers.
     assert frame[15] == 0xCF and frame[38] == 0xD3 and int.from_bytes(frame[39:47], "big") == cbytes
     w = Writer(cs, dt, rows, -(-cs[0] // rows) * rows, cp, bytes(frame[:h]),
-               bytes(frame[h + cbytes :]))
+               bytes(frame[h + cbytes :]), dataclass_replace(cp, clevel=0))
     _WRITERS[key] = w
     return w
 
 
-def encode(w: Writer, rows: np.ndarray) -> bytes:
-    """One stored chunk (a Blosc2 frame) holding ``rows`` (at most a chunk's rows)."""
+def encode(w: Writer, rows: np.ndarray, fixed: bool = False) -> bytes:
+    """One stored chunk (a Blosc2 frame) holding ``rows`` (at most a chunk's rows).
+
+    ``fixed``: the Blosc2 chunk stored uncompressed, so that the frame's
+    length depends on the chunk's shape only (see :func:`flush_tail`).
+    """
     if rows.shape == (w.ext_rows,) + w.chunks[1:] and rows.flags.c_contiguous:
         buf = rows
     else:
         buf = np.zeros((w.ext_rows,) + w.chunks[1:], dtype=w.dtype)
         buf[tuple(slice(0, k) for k in rows.shape)] = rows
-    chunk = blosc2.compress2(buf, cparams=w.cparams)
+    chunk = blosc2.compress2(buf, cparams=w.copy_cparams if fixed else w.cparams)
     size = len(w.head) + len(chunk) + len(w.tail)
     head = w.head
     # The frame header's two size fields (msgpack uint64 frame size, int64
@@ -170,11 +177,11 @@ def encode(w: Writer, rows: np.ndarray) -> bytes:
     return frame if w.checksum is None else frame + w.checksum(frame)
 
 
-def write_rows(node: Any, w: Writer, start: int, rows: np.ndarray) -> None:
+def write_rows(node: Any, w: Writer, start: int, rows: np.ndarray, fixed: bool = False) -> None:
     """Store ``rows`` at chunk-aligned row ``start``, whole chunks at a time.
 
     The node must already be long enough (``truncate``); the last chunk is
-    padded. Caller holds the lock.
+    padded. ``fixed``: see :func:`encode`. Caller holds the lock.
     """
     c0 = w.chunks[0]
     assert start % c0 == 0
@@ -183,7 +190,7 @@ def write_rows(node: Any, w: Writer, start: int, rows: np.ndarray) -> None:
         part = rows[i : i + c0]
         for corner in _corners(trailing):
             sub = part[(slice(None),) + tuple(slice(a, a + c) for a, c in zip(corner, w.chunks[1:]))]
-            node.write_chunk((start + i,) + corner, encode(w, np.ascontiguousarray(sub, w.dtype)))
+            node.write_chunk((start + i,) + corner, encode(w, np.ascontiguousarray(sub, w.dtype), fixed))
 
 
 #: Rows of one bulk append converted and compressed at a time (bounds the copy).
@@ -217,12 +224,38 @@ def _tails(f: Any, create: bool = False) -> dict[str, "_Tail"] | None:
 class _Tail:
     """Rows appended after the node's last whole chunk, kept here until that
     chunk fills or the node is read, written to, flushed or closed: a
-    one-row append then copies one row instead of re-encoding a chunk."""
+    one-row append then copies one row instead of re-encoding a chunk.
 
-    __slots__ = ("w", "start", "n", "buf", "dirty")
+    Rows ``start : start + n`` are in ``buf``; the node's extent in HDF5 is
+    ``start + ext`` rows (``ext <= n``): one-row appends do not grow it
+    (``truncate`` is an HDF5 call, the most of such an append's time), the
+    array's shape counts them (:func:`unsynced`), and :func:`_sync` grows
+    the extent before anything else looks at the node.
+    """
+
+    __slots__ = ("w", "start", "n", "ext", "buf", "dirty", "fixed")
 
     def __init__(self, w: Writer, start: int, buf: np.ndarray, n: int) -> None:
-        self.w, self.start, self.buf, self.n, self.dirty = w, start, buf, n, False
+        self.w, self.start, self.buf, self.n, self.ext, self.dirty = w, start, buf, n, n, False
+        #: The chunk at ``start`` is in the file (a partial chunk of an
+        #: earlier flush): every later write of it keeps its length.
+        self.fixed = n > 0
+
+
+def _sync(node: Any, t: _Tail) -> None:
+    """Grow ``node``'s extent over the tail's rows. Caller holds the lock."""
+    if t.ext < t.n and node.nrows == t.start + t.ext:
+        node.truncate(t.start + t.n)
+        t.ext = t.n
+
+
+def unsynced(node: Any) -> int:
+    """Rows appended to ``node`` that its HDF5 extent does not count yet (no lock needed)."""
+    tails = _TAILS.get(node._v_file)
+    t = tails.get(node._v_pathname) if tails else None
+    if t is None or t.n == t.ext or node.nrows != t.start + t.ext:
+        return 0  # (the node changed behind lazyarr's back: the tail is stale)
+    return t.n - t.ext
 
 
 def append(node: Any, w: Writer, rows: np.ndarray) -> None:
@@ -235,8 +268,10 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
     tails = _tails(node._v_file, create=True)
     path = node._v_pathname
     c0 = w.chunks[0]
-    n0 = int(node.nrows)
     t = tails.get(path)
+    if t is not None:
+        _sync(node, t)
+    n0 = int(node.nrows)
     if t is None or t.w is not w or t.start + t.n != n0:
         t0 = n0 - n0 % c0
         buf = np.empty((c0,) + tuple(node.shape[1:]), w.dtype)
@@ -249,10 +284,10 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
     if t.n:
         m = min(c0 - t.n, k)
         t.buf[t.n : t.n + m] = rows[:m]
-        t.n, i, t.dirty = t.n + m, m, True
+        t.n, t.ext, i, t.dirty = t.n + m, t.n + m, m, True
         if t.n == c0:
-            write_rows(node, w, t.start, t.buf)
-            t.start, t.n, t.dirty, wrote = t.start + c0, 0, False, True
+            write_rows(node, w, t.start, t.buf, t.fixed)
+            t.start, t.n, t.ext, t.dirty, t.fixed, wrote = t.start + c0, 0, 0, False, False, True
     full = (k - i) // c0 * c0
     step = max(1, _STEP_BYTES // max(1, t.buf[:1].nbytes) // c0) * c0
     for a in range(i, i + full, step):
@@ -262,7 +297,7 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
     i += full
     if i < k:
         t.buf[: k - i] = rows[i:]
-        t.n, t.dirty = k - i, True
+        t.n, t.ext, t.dirty = k - i, k - i, True
     if wrote:
         _b2blocks.forget(node)
 
@@ -270,22 +305,22 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
 def append_small(node: Any, rows: np.ndarray) -> bool:
     """Append ``rows`` into the node's tail if they fit without filling it.
 
-    The one-row append: no encoding, one ``truncate``. False (nothing done)
-    when there is no tail yet, the rows do not fit or are not plainly
-    appendable (:func:`append` and the caller's checks then decide).
-    Caller holds the lock.
+    The one-row append: no encoding, no HDF5 call (the node's extent grows
+    at :func:`_sync`). False (nothing done) when there is no tail yet, the
+    rows do not fit or are not plainly appendable (:func:`append` and the
+    caller's checks then decide). Caller holds the lock.
     """
-    tails = _tails(node._v_file)
+    tails = _TAILS.get(node._v_file)  # a lookup: no lock needed
     t = tails.get(node._v_pathname) if tails else None
     if t is None:
         return False
     k = len(rows)
-    n0 = t.start + t.n
     buf = t.buf
-    if (t.n + k >= len(buf) or rows.shape[1:] != buf.shape[1:] or k == 0 or n0 != node.nrows
-            or rows.dtype.hasobject or not np.can_cast(rows.dtype, buf.dtype, "same_kind")):
+    if (t.n + k >= len(buf) or rows.shape[1:] != buf.shape[1:] or k == 0
+            or t.start + t.ext != node.nrows
+            or (rows.dtype != buf.dtype and (rows.dtype.hasobject
+                                             or not np.can_cast(rows.dtype, buf.dtype, "same_kind")))):
         return False
-    node.truncate(n0 + k)
     buf[t.n : t.n + k] = rows
     t.n += k
     t.dirty = True
@@ -297,8 +332,17 @@ def flush_tail(node: Any) -> None:
     tails = _tails(node._v_file)
     t = tails.get(node._v_pathname) if tails else None
     if t is not None and t.dirty:
+        _sync(node, t)
         if t.n and t.start + t.n <= node.nrows:
-            write_rows(node, t.w, t.start, t.buf[: t.n])
+            # Uncompressed, so that this chunk keeps one length from now on.
+            # HDF5 rewrites a chunk of unchanged length in place, in one
+            # write; a chunk whose length changes has its old space freed and
+            # reused at once (often by the new version itself, at the end of
+            # the file), while the flushed chunk index still points there:
+            # a kill before the next flush then lost every flushed row of
+            # the chunk (measured: 5 kill -9 trials in 12).
+            write_rows(node, t.w, t.start, t.buf[: t.n], True)
+            t.fixed = True
         t.dirty = False
         _b2blocks.forget(node)
 

@@ -35,8 +35,11 @@ __all__ = ["fletcher32", "verify_chunk", "has_fletcher32"]
 MAX_VERIFIED = 2**20
 _VERIFIED: set[tuple] = set()
 _LOCK = threading.Lock()
-#: 16-bit words summed per step: keeps the weighted sums inside int64.
-_BLOCK = 2**20
+#: 16-bit words summed per step: keeps the weighted sums inside int64, and
+#: the step's temporaries small enough to be reused, not page-faulted in.
+_BLOCK = 2**16
+#: The weights of a step's words in the second sum (the last m for m words).
+_WEIGHTS = np.arange(_BLOCK, 0, -1, dtype=np.int64)
 
 
 def _forget_after_fork() -> None:
@@ -62,7 +65,7 @@ def fletcher32(data: Any) -> int:
         w = even[a : a + _BLOCK].astype(np.int64)
         m = len(w)
         # s2 gains m * s1 (the sums so far) plus the weighted block.
-        s2 = (s2 + m * s1 + int(np.dot(np.arange(m, 0, -1, dtype=np.int64), w))) % 65535
+        s2 = (s2 + m * s1 + int(np.dot(_WEIGHTS[_BLOCK - m :], w))) % 65535
         s1 = (s1 + int(w.sum())) % 65535
     if n % 2:
         s1 = (s1 + (b[n - 1] << 8)) % 65535

@@ -209,11 +209,22 @@ class CompressedBackend(PyTablesBackend):
 
     @property
     def extendable(self) -> bool:  # type: ignore[override]
+        node = self._node()
+        seen = self.__dict__.get("_ext_seen")
+        if seen is not None and seen[0] is node:
+            return seen[1]  # a node's class and layout never change
         with HDF5_LOCK:
-            node = self._node()
-            if node.chunkshape is None:  # the empty-rows layout
-                return True
-            return isinstance(node, tables.EArray) and node.extdim == 0
+            # The empty-rows layout (no chunks) grows by being re-created.
+            ext = node.chunkshape is None or (isinstance(node, tables.EArray) and node.extdim == 0)
+        self._ext_seen = (node, ext)
+        return ext
+
+    def _shape_of(self, node: Any) -> tuple[int, ...]:
+        # Rows of one-row appends wait in the node's buffered tail before
+        # HDF5's extent counts them (see _b2write.append_small).
+        shape = super()._shape_of(node)
+        extra = _b2write.unsynced(node)
+        return (shape[0] + extra,) + shape[1:] if extra else shape
 
     @classmethod
     def create(
@@ -372,10 +383,11 @@ class CompressedBackend(PyTablesBackend):
         rows = np.asarray(rows)
         with HDF5_LOCK:
             node = self._node()
-            # A few rows into the buffered last chunk: no more to check or do.
-            with hdf5_errors(f"appending to {self._path!r} in {self._ref.path!r}"):
-                if _b2write.append_small(node, rows):
-                    return
+            # A few rows into the buffered last chunk (no HDF5 call): no more
+            # to check or do.
+            if _b2write.append_small(node, rows):
+                self._ref.will_commit(self._path)
+                return
         with HDF5_LOCK, quiet():
             node = self._node()
             shape = self._shape_of(node)
@@ -400,14 +412,14 @@ class CompressedBackend(PyTablesBackend):
                 elif _b2write.writer(node) is not None:
                     # Chunks stored with write_chunk bypass HDF5's chunk cache:
                     # no flush needed for raw-chunk reads to see them.
+                    # Rows still in the node's tail are written by the file's
+                    # BEFORE_FLUSH hook, before the commit record: the record
+                    # (the node's length at the flush) never counts a row that
+                    # is not in the file.
                     try:
                         _append_rows(node, rows)
                     finally:
                         _blosc2.invalidate(node)
-                    # Its rows reach the node's extent outside PyTables' view
-                    # of it, so no commit record can be kept: drop the old one.
-                    self._ref.will_commit(self._path, lambda: -1)
-                    return
                 else:
                     try:
                         _append_rows(node, rows)

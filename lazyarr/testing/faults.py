@@ -324,9 +324,11 @@ for path in {paths!r}:
     res = "ok"
     try:
         with la.open(path) as s:
-            for name in list(s):
+            for name in [n for n in list(s) if n.count("/") == 1]:  # the nodes written
                 x = s[name]
-                if isinstance(x, la.RaggedArray):
+                if not isinstance(x, (la.RaggedArray, la.LazyArray)):
+                    res = "unmarked"  # a flip in unchecksummed attributes: a plain group now
+                elif isinstance(x, la.RaggedArray):
                     got = x[:] + [x[0], x[-1]] + x[[1, 0]]
                     n = len(x)
                     want = F.expected_items("ragged-offsets", 0, n)
