@@ -430,7 +430,7 @@ if __name__ == "__main__":  # pragma: no cover - the heavy storm, run by hand
             for seed in range(args.trials):
                 o = kill_trial(d, kind, seed)
                 outs.append(o)
-                if not (o.opened and o.intact and o.append):
-                    print(kind, seed, o.status, o.detail, flush=True)
+                good = o.status == "ok" and o.opened and o.intact and o.append
+                print(kind, seed, "ok" if good else f"FAIL {o.status} {o.detail}", flush=True)
         for kind, c in summarize(outs).items():
             print(kind, dict(c))
