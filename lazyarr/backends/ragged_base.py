@@ -501,3 +501,31 @@ def check_create_args(dtype: Any, item_ndim: Any, expected_items: Any) -> tuple[
     ):
         raise ValueError(f"expected_items must be a non-negative int, got {expected_items!r}")
     return dt, int(item_ndim)
+
+
+def clear_vl_tail(node: Any) -> None:
+    """Zero the row descriptors past ``node``'s last row in its last chunk.
+
+    A VLArray's rows are (length, heap address, index) descriptors in an
+    unfiltered chunk that HDF5 rewrites in place. A process killed during a
+    flush can leave there, past the rows the file records, descriptors of
+    rows whose heap objects never reached the file; HDF5's next append into
+    that chunk frees what the old descriptors point to and fails ("bad heap
+    index": issue 14's ragged-vl trials). The descriptors are zeroed with a
+    raw chunk write (no type conversion, nothing freed) before this process
+    first appends. Filtered descriptor chunks are left alone (lazyarr does
+    not write them). Caller holds the lock.
+    """
+    cs = node.chunkshape
+    n = int(node.nrows)
+    if not cs or n % cs[0] == 0 or node.filters.complevel or node.filters.fletcher32:
+        return
+    start = n - n % cs[0]
+    try:
+        raw = bytearray(node.read_chunk((start,)))
+    except (tables.HDF5ExtError, ValueError, OSError):  # not allocated: nothing stale
+        return
+    cut = (n - start) * (len(raw) // cs[0])
+    if any(raw[cut:]):
+        raw[cut:] = bytes(len(raw) - cut)
+        node.write_chunk((start,), bytes(raw))

@@ -35,7 +35,7 @@ from lazyarr.backends._pytables import (
     node_dtype,
 )
 from lazyarr.backends.base import HDF5_LOCK, register_backend
-from lazyarr.backends.ragged_base import RaggedBackendBase, meta_earray
+from lazyarr.backends.ragged_base import RaggedBackendBase, clear_vl_tail, meta_earray
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,6 +131,9 @@ class RaggedVLBackend(RaggedBackendBase):
     def _write(self, nodes: dict[str, Any], flats: list[np.ndarray], shapes: np.ndarray) -> None:
         data = nodes["data"]
         native = data.atom.dtype
+        if not getattr(self, "_tail_cleared", False):
+            clear_vl_tail(data)
+            self._tail_cleared = True
         for flat in flats:
             data.append(np.ascontiguousarray(flat, dtype=native))
         nodes["shapes"].append(shapes.astype(nodes["shapes"].atom.dtype))

@@ -31,7 +31,7 @@ import tables
 
 from lazyarr.backends._pytables import check_dtype, hdf5_errors, node_dtype, quiet
 from lazyarr.backends.base import HDF5_LOCK, register_backend
-from lazyarr.backends.ragged_base import RaggedBackendBase
+from lazyarr.backends.ragged_base import RaggedBackendBase, clear_vl_tail
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -155,6 +155,9 @@ class VLArrayBackend(RaggedBackendBase):
     def _write(self, nodes: dict[str, Any], flats: list[np.ndarray], shapes: np.ndarray) -> None:
         data = nodes["data"]
         native = np.dtype(data.atom.dtype).base
+        if not getattr(self, "_tail_cleared", False):
+            clear_vl_tail(data)
+            self._tail_cleared = True
         for flat, shape in zip(flats, shapes.tolist()):
             data.append(np.ascontiguousarray(flat, dtype=native).reshape(shape))
         self._keep(shapes[:, 0].astype(np.int64))
