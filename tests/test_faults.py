@@ -22,7 +22,9 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals a
 
 
 # ------------------------------------------------------------- kill -9
-@pytest.mark.parametrize("kind", F.KINDS)
+# One real kill here (each costs two interpreters); every backend's state at
+# a kill is covered by the copies below, and the storm runs with --heavy.
+@pytest.mark.parametrize("kind", ["compressed"])
 def test_kill_during_appends_never_crashes_or_lies(tmp_path, kind):
     o = F.kill_trial(str(tmp_path), kind, seed=3, max_delay=0.3)
     assert o.status == "ok", o.detail  # no crash, no hang, no raw exception
@@ -245,7 +247,7 @@ FSIZE_OPS = ["append", "overwrite", "create", "extend", "flush", "close"]
 
 
 @pytest.mark.parametrize("op", FSIZE_OPS)
-@pytest.mark.parametrize("margin", [0, 4096])
+@pytest.mark.parametrize("margin", [0])  # 15 margins each with --heavy
 def test_a_full_disk_raises_and_loses_nothing_flushed(tmp_path, op, margin):
     _full_disk(tmp_path, op, margin)
 
@@ -329,6 +331,7 @@ def test_a_flipped_data_byte_is_a_corrupt_store_error_naming_the_chunk(tmp_path,
         np.testing.assert_array_equal(s["x"][:64], a[:64])  # other chunks still read
 
 
+@pytest.mark.heavy
 @pytest.mark.xfail(strict=True, reason="open: two of its 60 flips, pinned below "
                    "(a chunk filter mask, a root-group byte)")
 def test_byte_flips_never_crash_or_give_wrong_values(tmp_path):
