@@ -102,7 +102,7 @@ def close(fn, a, what, rtol=None):
             tol = rtol if rtol is not None else 64 * eps * max(a.size, 1)
             g, w = np.asarray(got, np.complex128), np.asarray(want, np.complex128)
             # Rounding in a sum scales with the terms, not the result (cancellation).
-            fin = np.abs(a[np.isfinite(a)].astype(np.float64)) if a.dtype.kind in "fc" else np.abs(a.astype(np.float64))
+            fin = np.abs(a[np.isfinite(a)]).astype(np.float64) if a.dtype.kind in "fc" else np.abs(a.astype(np.float64))
             scale = max(np.nanmax(np.abs(w[np.isfinite(w)]), initial=1.0), float(fin.max(initial=0.0)) ** (
                 2 if "var" in what or "cov" in what or "corr" in what else 1))
             both_nan = np.isnan(g) == np.isnan(w)
@@ -269,12 +269,33 @@ def test_norm(d, st_, budget):
               rtol=1e-3 if a.dtype == "f4" else 1e-8)
 
 
+@pytest.mark.parametrize("dtype", ["f4", "f8", "c16"])
+@pytest.mark.parametrize("scale", [1.0, 1e-3, "huge"])
+def test_norm_2_is_the_largest_singular_value(dtype, scale, budget):
+    # The Gram matrix's root for ord=2 (its squares overflow at 1e200: the
+    # QR then; float32's at 1e30 do not overflow in float64), against
+    # NumPy's SVD; several blocks, a dominant direction and a spread of
+    # singular values.
+    budget(4096)
+    if scale == "huge":
+        scale = 1e30 if dtype == "f4" else 1e200
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((500, 6)) @ np.diag([50.0, 3, 1, 1e-2, 1e-4, 0]) + 1.0
+    if dtype == "c16":
+        a = a + 1j * rng.standard_normal(a.shape)
+    a = (a * scale).astype(dtype)
+    for axis in [None, (0, 1), (1, 0)]:
+        close(lambda v: np.linalg.norm(v, ord=2, axis=axis), a, f"norm(ord=2, axis={axis})",
+              rtol=1e-5 if dtype == "f4" else 1e-12)
+
+
 @N
 @given(d=data(dtypes=[np.dtype("f8"), np.dtype("i2")], nan=False), st_=st.data())
+@example(d=(np.array([[1e4, -1e4], [1e4 + 1, -1e4], [1e4, -1e4 + 3]] * 20), 256), st_=None)
 def test_cov_corrcoef(d, st_, budget):
     a, bb = d
     budget(bb)
-    ddof, bias = st_.draw(st.sampled_from([None, 0, 1])), st_.draw(st.booleans())
+    ddof, bias = (None, False) if st_ is None else (st_.draw(st.sampled_from([None, 0, 1])), st_.draw(st.booleans()))
     with np.errstate(all="ignore"):
         close(lambda v: np.cov(v, rowvar=False, ddof=ddof, bias=bias), a, "cov", rtol=1e-8)
         close(lambda v: np.corrcoef(v, rowvar=False), a, "corrcoef", rtol=1e-8)
