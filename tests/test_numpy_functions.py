@@ -143,6 +143,68 @@ def test_median_and_quantiles(d, st_, budget):
         exact(lambda v: np.nanquantile(v, qq, axis=axis, method=method, keepdims=keepdims), a, "nanquantile")
 
 
+@st.composite
+def long_data(draw):
+    """Longer arrays (a sample of rows, then one windowed pass): ties, NaNs, order, few columns."""
+    dtype = draw(st.sampled_from([np.dtype("f4"), np.dtype("f8"), np.dtype("i2"), np.dtype("u1"), np.dtype("?")]))
+    n, k = draw(st.integers(40, 4000)), draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["random", "ties", "sorted", "blocks"]))
+    a = rng.standard_normal((n, k)) * 100
+    if kind == "ties":
+        a = np.round(a / 50)
+    elif kind == "sorted":
+        a = np.sort(a, axis=0)[:: draw(st.sampled_from([1, -1]))]
+    elif kind == "blocks":  # runs of one value: a sample sees few of them
+        a = np.repeat(rng.standard_normal((n // 37 + 1, k)), 37, axis=0)[:n] * 100
+    a = (a > 0) if dtype.kind == "b" else a.astype(dtype) if dtype.kind == "f" else np.clip(
+        a, np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype)
+    if dtype.kind == "f" and draw(st.booleans()):
+        a[rng.random(a.shape) < draw(st.sampled_from([0.01, 0.5, 1.0]))] = np.nan
+    return a, draw(st.sampled_from([2048, 8192, 32768]))
+
+
+@N
+@given(d=long_data(), st_=st.data())
+@example(d=(np.repeat(np.arange(50.0), 20)[:, None], 2048), st_=None)
+def test_order_statistics_over_a_sample_window(d, st_, budget, monkeypatch):
+    # The windowed pass (sample bounds, one partition) and, with windows
+    # too narrow to hold the ranks, its fallback to the radix selection.
+    import lazyarr.order_stats as order_stats
+
+    a, bb = d
+    budget(bb)
+    # Narrower windows than the default's: at these tiny budgets the
+    # default's hold more elements than the budget, so the narrow ones
+    # take the windowed path, and none (0) the fallback after a miss.
+    monkeypatch.setattr(order_stats, "_SIGMAS", 1.0 if st_ is None else st_.draw(st.sampled_from([0.0, 1.0, 2.0])))
+    axis = None if st_ is None else st_.draw(st.sampled_from([None, 0]))
+    q = [5, 50, 95] if st_ is None else st_.draw(st.sampled_from([50.0, [5, 50, 95], [0, 100], 99.9]))
+    method = "linear" if st_ is None else st_.draw(st.sampled_from(METHODS))
+    with np.errstate(all="ignore"):
+        exact(lambda v: np.median(v, axis=axis), a, "median")
+        exact(lambda v: np.nanmedian(v, axis=axis), a, "nanmedian")
+        exact(lambda v: np.percentile(v, q, axis=axis, method=method), a, "percentile")
+        exact(lambda v: np.nanquantile(v, np.true_divide(q, 100), axis=axis, method=method), a, "nanquantile")
+
+
+def test_windowed_pass_answers_random_data_alone(budget, monkeypatch):
+    # On data in random order the sample's bounds hold: no radix pass runs.
+    import lazyarr.order_stats as order_stats
+
+    budget(65536)
+    a = np.random.default_rng(3).standard_normal((16384, 2)).astype("f4")
+    a[::7, 1] = np.nan
+
+    def no_radix(*args):
+        raise AssertionError("the radix selection ran")
+
+    monkeypatch.setattr(order_stats, "_radix", no_radix)
+    exact(lambda v: np.median(v, axis=0), a, "median")
+    exact(lambda v: np.nanmedian(v, axis=0), a, "nanmedian")
+    exact(lambda v: np.nanpercentile(v, [5, 50, 95], axis=0), a, "nanpercentile")
+
+
 @pytest.mark.parametrize("call", [
     lambda v: np.percentile(v, 101), lambda v: np.quantile(v, -0.1), lambda v: np.percentile(v, 5, method="nope"),
     lambda v: np.median(v, axis=3), lambda v: np.percentile(v, 5, axis=1),
