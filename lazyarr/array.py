@@ -142,17 +142,15 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
 
     def __getitem__(self, key: Any) -> Any:
         bound = self._bound
+        if bound is not None and bound.direct:
+            # The backend takes NumPy keys (an ndarray behind it): NumPy
+            # validates and indexes (field names included), nothing to plan.
+            return bound.getitem(key)
         if isinstance(key, str) or (type(key) is list and key and isinstance(key[0], str)):
-            if bound is not None and bound.direct:
-                return bound.getitem(key)  # NumPy takes the fields itself
             from lazyarr.info import read_fields  # x["field"], x[["a", "b"]]
 
             return read_fields(self, key)
         if bound is not None:
-            if bound.direct:
-                # The backend takes NumPy keys (an ndarray behind it): NumPy
-                # validates and indexes, nothing to plan.
-                return bound.getitem(key)
             p = self._plan(key)
             if not p.point_axes and 0 not in p.result_shape:
                 return bound.read_plan(p)  # one box: the hot path
@@ -302,8 +300,7 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         # Not np.ascontiguousarray: it turns a 0-d block into a 1-d one.
         if not block.flags.c_contiguous:
             block = block.copy()
-        self._backend.write(sel, block)
-        self._cache.invalidate(sel)
+        self._cache.write(sel, block)
 
     def append(self, rows: Any) -> None:
         """Append rows along axis 0.

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lazyarr.core.selection import Selection, apply_orthogonal, entry_span, selection_shape, stack
-from lazyarr.core.support import IndexingSupport
+from lazyarr.core.support import IndexingSupport, read_by_steps, write_by_steps
 
 if TYPE_CHECKING:  # pragma: no cover
     from lazyarr.core.plan import ReadPlan
@@ -89,8 +89,17 @@ class BoundCache:
         self.backend = backend
         #: The backend takes NumPy keys and nothing is cached: the read path
         #: hands user keys straight to :meth:`getitem`.
-        self.direct = (type(self) is BoundCache
-                       and getattr(backend, "support", None) is IndexingSupport.NUMPY)
+        support = getattr(backend, "support", IndexingSupport.ORTHOGONAL)
+        self.direct = type(self) is BoundCache and support is IndexingSupport.NUMPY
+        #: ``backend.read``, or for a backend that declares a level below
+        #: ORTHOGONAL, the core's cut of each selection into calls of its level.
+        self._read = getattr(backend, "read", None)  # ragged backends read items instead
+        if support < IndexingSupport.ORTHOGONAL:
+            def read(sel: Selection, _read=backend.read, _support=support) -> np.ndarray:
+                return read_by_steps(_read, sel, _support, backend.cost, backend.dtype)
+
+            self._read = read
+        self._support = support
         # Counters per thread ([hits, misses, backend_reads, bytes_read]),
         # summed when asked: a thread adds to its own list with no lock, which
         # a read of one element would feel.
@@ -98,6 +107,12 @@ class BoundCache:
         self._counters: list[list[int]] = []
         self._renew_locks()
         _LIVE.add(self)
+
+    def write(self, sel: Selection, value: np.ndarray) -> None:
+        """Store ``value`` at ``sel`` in the backend (cut into calls of its level), then
+        drop what this state holds of ``sel``."""
+        write_by_steps(self.backend.write, sel, value, self._support)
+        self.invalidate(sel)
 
     def _renew_locks(self) -> None:
         self._stats_lock = threading.Lock()
@@ -131,13 +146,13 @@ class BoundCache:
         c[3] += nbytes
 
     def _backend_read(self, sel: Selection) -> np.ndarray:
-        block = self.backend.read(sel)
+        block = self._read(sel)
         self._count(reads=1, nbytes=block.nbytes)
         return block
 
     def read(self, sel: Selection) -> np.ndarray:
         """Read ``sel`` from the backend (subclasses serve some reads from memory)."""
-        block = self.backend.read(sel)
+        block = self._read(sel)
         # One count for the miss and the read: single-row reads feel each lock.
         self._count(misses=1, reads=1, nbytes=block.nbytes)
         return block

@@ -254,7 +254,7 @@ def describe_node(store: Any, path: str) -> dict[str, Any]:
     lazyarr cannot open it), ``why`` (then), ``class`` (PyTables' node
     class), ``attrs`` (count); for arrays ``shape``, ``dtype``, ``chunks``,
     ``compression``, ``nbytes`` (logical), ``nbytes_stored`` and ``ratio``
-    (stored / logical); for ragged arrays ``items`` and ``item_ndim``; for
+    (logical / stored, as zarr's ``info``); for ragged arrays ``items`` and ``item_ndim``; for
     groups ``children``.
     """
     with HDF5_LOCK, quiet():
@@ -285,7 +285,7 @@ def describe_node(store: Any, path: str) -> dict[str, Any]:
     stored = backend.nbytes_stored
     out["nbytes_stored"] = None if stored is None else int(stored)
     out["ratio"] = (None if stored is None or not out["nbytes"]
-                    else round(int(stored) / out["nbytes"], 4))
+                    else round(out["nbytes"] / int(stored), 4) if stored else None)
     return out
 
 

@@ -27,8 +27,9 @@ from lazyarr.backends import MemoryBackend
 from lazyarr.core.normalize import Ell, Mask, normalize
 from lazyarr.core.plan import ReadPlan, fast_plan, plan, plan_read
 from lazyarr.core.selection import apply_orthogonal, stack, unique_inverse
-from lazyarr.core.support import CostModel, IndexingSupport, Step, project, split_for
-from lazyarr.testing import arrays, arrays_and_keys, assert_same_as_numpy, shapes
+from lazyarr.core.support import CostModel, IndexingSupport, Step, project, read_by_steps, split_for
+from lazyarr.testing import (arrays, arrays_and_keys, arrays_keys_and_values, assert_same_as_numpy,
+                             assert_same_write, shapes)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,7 +46,7 @@ for name in ("tables", "h5py", "zarr", "blosc2"):
 pkg = types.ModuleType("lazyarr")
 pkg.__path__ = [{os.path.join(ROOT, "lazyarr")!r}]
 sys.modules["lazyarr"] = pkg
-import lazyarr.core, lazyarr.core.plan, lazyarr.core.normalize, lazyarr.core.selection, lazyarr.core.support
+import lazyarr.core, lazyarr.core.plan, lazyarr.core.normalize, lazyarr.core.selection, lazyarr.core.support, lazyarr.core.windows
 loaded = sorted(m for m in sys.modules if m.startswith("lazyarr.") and sys.modules[m] is not None)
 assert all(m.startswith("lazyarr.core") for m in loaded), loaded
 print(lazyarr.core.plan.plan(3, (4, 2)).reads)
@@ -268,6 +269,69 @@ def test_split_for_reads_what_the_selection_means(a, data):
                 block = apply_orthogonal(block, step.take)
             out[... if step.out is None else step.out] = block
         np.testing.assert_array_equal(out, want)
+
+
+class _Level(MemoryBackend):
+    """A third-party backend of a level below ORTHOGONAL: its ``read`` and
+    ``write`` refuse any selection above that level, so the read path must
+    cut every selection into calls it can make."""
+
+    kind = "memory-level"
+    support = IndexingSupport.BASIC
+
+    def __init__(self, a, support, call_bytes=16 * 2**10):
+        super().__init__(a)
+        self.support = support
+        self._cost = CostModel(call_bytes=call_bytes)
+        self.calls = 0
+
+    @property
+    def cost(self):
+        return self._cost
+
+    def _check(self, sel):
+        arrays = sum(not isinstance(s, slice) for s in sel)
+        assert arrays <= (0 if self.support == IndexingSupport.BASIC else 1), sel
+        self.calls += 1
+
+    def read(self, sel):
+        self._check(sel)
+        return super().read(sel)
+
+    def write(self, sel, value):
+        self._check(sel)
+        super().write(sel, value)
+
+
+_LEVELS = st.sampled_from([IndexingSupport.BASIC, IndexingSupport.ONE_VECTOR])
+
+
+@given(arrays_and_keys(), _LEVELS, st.sampled_from([0, 64, 2**20]))
+@example((np.arange(24.0).reshape(2, 3, 4), (np.array([1, 0]), slice(None), np.array([[3], [0]]))),
+         IndexingSupport.ONE_VECTOR, 0)
+def test_backends_below_orthogonal_read_through_the_core(ak, level, call_bytes):
+    a, key = ak
+    x = la.LazyArray(_Level(a.copy(), level, call_bytes))
+    assert_same_as_numpy(x.__getitem__, a, key)
+
+
+@given(arrays_keys_and_values(), _LEVELS)
+def test_backends_below_orthogonal_write_through_the_core(akv, level):
+    a, key, value = akv
+    x = la.LazyArray(_Level(a.copy(), level))
+    assert_same_write(x, a.copy(), key, value)
+
+
+def test_read_by_steps_passes_a_selection_of_the_level_through():
+    b = _Level(np.arange(12).reshape(3, 4), IndexingSupport.ONE_VECTOR)
+    sel = (np.array([0, 2]), slice(0, 4, 1))
+    out = read_by_steps(b.read, sel, b.support, b.cost, b.dtype)
+    assert b.calls == 1 and out.tolist() == [[0, 1, 2, 3], [8, 9, 10, 11]]
+    b.calls = 0
+    x = la.LazyArray(b)
+    x[[0, 2], [1, 3]] = -1  # point groups: two ONE_VECTOR writes at most
+    x[np.ix_([0, 2], [0, 3])] = 5  # lists on two axes: the other one cut into runs
+    assert np.asarray(b.array).tolist() == [[5, -1, 2, 5], [4, 5, 6, 7], [5, 9, 10, 5]]
 
 
 def test_project_by_value():

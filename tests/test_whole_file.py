@@ -333,6 +333,13 @@ def test_repr_and_info(tmp_path):
         assert info["No. bytes"] == 240 and info["No. bytes stored"] > 0
         assert info["Node"] == "/x" and info["Read-only"] is False
         assert "Storage ratio" in str(x.info)
+        # One notion of "ratio" everywhere: raw / stored, as zarr's info.
+        from lazyarr.groups import describe_node
+
+        big = store.create_array("big", np.zeros((4096, 8)), compression="blosc2:zstd")
+        ratio = describe_node(store, "/big")["ratio"]
+        assert ratio > 10 and ratio == pytest.approx(big.info.as_dict()["Storage ratio"], rel=0.05)
+        assert f"(ratio {ratio:.3g})" in store.tree()
 
 
 def test_one_row_appends(tmp_path):

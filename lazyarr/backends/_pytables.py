@@ -16,14 +16,17 @@ allowed):
   of runs (1000 runs: 15 ms, 10000 runs: 2.5 s), so unions hold at most
   :data:`MAX_RUNS` runs.
 
-An index array is cut into runs of consecutive indices; for reads, runs are
-merged into *windows* across small gaps and within a chunk, and the window
-boxes are read then trimmed in memory.
+The core (:mod:`lazyarr.core.windows`) cuts each index array into runs of
+consecutive indices, merges them for reads into *windows* across small gaps
+and within a chunk, and chooses one box, a call per box, or unions; this
+module only turns its windows into those calls and trims the boxes read in
+memory.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -39,9 +42,10 @@ from lazyarr.backends._hdf5 import (  # noqa: F401  (re-exported for the backend
     hdf5_errors,
     quiet,
 )
-from lazyarr.backends.base import BackendBase
-from lazyarr.core.selection import Selection, merge_runs, orthogonal_key, runs, selection_shape
+from lazyarr.backends.base import FileNodeBackend
+from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
 from lazyarr.core.support import DEFAULT_COST, CostModel
+from lazyarr.core.windows import AxisWindows, plan_windows, window_strategy
 from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,82 +133,37 @@ def node_dtype(node: tables.Leaf) -> np.dtype:
     return dt
 
 
-class _Axis:
-    """One axis of a selection as windows to read.
-
-    ``windows`` is a list of ``(start, stop, step, src, dst)``: a hyperslab
-    along this axis, which positions of the block read to keep (``src``)
-    and where they go in the result (``dst``). ``exact`` says no window
-    reads anything that was not asked for.
-    """
-
-    def __init__(self, n: int, s: slice | np.ndarray, chunk: int | None,
-                 merge_gap: int | None, piece: int | None = None) -> None:
-        self.n, self.chunk = n, chunk
-        if isinstance(s, slice):
-            self.windows = [(s.start, s.stop, s.step, slice(None), slice(None))]
-            self.exact = True
-            return
-        idx = np.asarray(s, dtype=np.int64)
-        starts, stops = runs(idx)
-        if merge_gap is not None:  # reads only: a write must not touch the gaps
-            starts, stops = merge_runs(starts, stops, merge_gap, chunk, piece)
-        self.exact = bool((stops - starts).sum() == len(idx))
-        bounds = np.searchsorted(idx, stops)  # where each window's indices end
-        self.windows = []
-        lo = 0
-        for a, b, hi in zip(starts.tolist(), stops.tolist(), bounds.tolist()):
-            self.windows.append((a, b, 1, idx[lo:hi] - a, slice(lo, hi)))
-            lo = hi
-
-    def union_batches(self, axis: int) -> list[tuple[list, int, Any, Any]]:
-        """Windows grouped as PyTables selections, ``(ops, block length, src,
-        dst)``: "everything minus the gaps". A group holds at most
-        :data:`MAX_RUNS` windows, all starting in one chunk, so that each
-        chunk is decompressed (and, for writes, recompressed) about once."""
-        if len(self.windows) == 1 and isinstance(self.windows[0][3], slice):
-            a, b, step, src, dst = self.windows[0]
-            count = len(range(a, b, step))
-            ops = [] if (count == self.n and step == 1) else [(a, count, step, axis, "AND")]
-            return [(ops, count, src, dst)]
-        groups: list[list] = []
-        for w in self.windows:
-            if (not groups or len(groups[-1]) >= MAX_RUNS
-                    or (self.chunk and w[0] // self.chunk != groups[-1][0][0] // self.chunk)):
-                groups.append([])
-            groups[-1].append(w)
-        out = []
-        for batch in groups:
-            ops, prev, offset, srcs = [], 0, 0, []
-            for a, b, _, src, _ in batch:
-                if a > prev:
-                    ops.append((prev, a - prev, 1, axis, "NOTB"))
-                prev = b
-                srcs.append(src + offset)
-                offset += b - a
-            if prev < self.n:
-                ops.append((prev, self.n - prev, 1, axis, "NOTB"))
-            dst = slice(batch[0][4].start, batch[-1][4].stop)
-            out.append((ops, offset, np.concatenate(srcs), dst))
-        return out
+def _union_batches(axis_windows: AxisWindows, axis: int) -> list[tuple[list, int, Any, Any]]:
+    """One axis's window groups (the core's :meth:`~lazyarr.core.windows.AxisWindows.groups`)
+    as PyTables selections, ``(ops, block length, src, dst)``: "everything
+    minus the gaps"."""
+    n = axis_windows.n
+    if axis_windows.whole_slice:
+        a, b, step, src, dst = axis_windows.windows[0]
+        count = len(range(a, b, step))
+        ops = [] if (count == n and step == 1) else [(a, count, step, axis, "AND")]
+        return [(ops, count, src, dst)]
+    out = []
+    for batch in axis_windows.groups(MAX_RUNS):
+        ops, prev, offset, srcs = [], 0, 0, []
+        for a, b, _, src, _ in batch:
+            if a > prev:
+                ops.append((prev, a - prev, 1, axis, "NOTB"))
+            prev = b
+            srcs.append(src + offset)
+            offset += b - a
+        if prev < n:
+            ops.append((prev, n - prev, 1, axis, "NOTB"))
+        dst = slice(batch[0].dst.start, batch[-1].dst.stop)
+        out.append((ops, offset, np.concatenate(srcs), dst))
+    return out
 
 
-def _plan_selection(node: tables.Leaf, shape: tuple[int, ...], itemsize: int,
-                    sel: Selection, merge: bool) -> list[_Axis]:
-    out_shape = selection_shape(sel)
-    chunks = node.chunkshape
-    axes = []
-    for i, (n, s) in enumerate(zip(shape, sel)):
-        gap = piece = None
-        chunk = int(chunks[i]) if chunks else None
-        if merge and not isinstance(s, slice):
-            per_index = max(1, itemsize * int(np.prod(out_shape[i + 1 :], dtype=np.int64)))
-            gap = GAP_BYTES // per_index
-            piece = max(1, PIECE_BYTES // per_index)
-            if chunk:
-                piece = max(chunk, piece // chunk * chunk)
-        axes.append(_Axis(n, s, chunk, gap, piece))
-    return axes
+def _windows(node: tables.Leaf, shape: tuple[int, ...], itemsize: int, sel: Selection,
+             merge: bool) -> list[AxisWindows]:
+    # The module's thresholds are read at each call (tests tune them).
+    return plan_windows(sel, shape, itemsize, node.chunkshape,
+                        gap_bytes=GAP_BYTES if merge else None, piece_bytes=PIECE_BYTES)
 
 
 #: Reused start/stop/step rows per rank: filling them costs less than making
@@ -264,31 +223,25 @@ def read_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection) ->
     if out.size == 0:
         return out
     native = np.dtype(native)
-    axes = _plan_selection(node, shape, native.itemsize, sel, merge=True)
-    n_boxes = int(np.prod([len(a.windows) for a in axes]))
-    if n_boxes == 1 and all(a.exact for a in axes):
-        w = [a.windows[0] for a in axes]
-        _read_slice(node, [x[:3] for x in w], out)
+    axes = _windows(node, shape, native.itemsize, sel, merge=True)
+    how = window_strategy(axes, native.itemsize, max_runs=MAX_RUNS, gap_bytes=GAP_BYTES)
+    if how == "one":
+        _read_slice(node, [a.windows[0][:3] for a in axes], out)
         return out
-    box_bytes = native.itemsize * int(np.prod(
-        [sum(len(range(*w[:3])) for w in a.windows) for a in axes], dtype=np.int64)) // n_boxes
-    if n_boxes <= MAX_RUNS or box_bytes >= GAP_BYTES:
-        # Few windows, or windows large enough that one hyperslab call each
-        # costs little next to their bytes (a sparse mask over a big array):
-        # not unions, whose cost grows with the square of their runs.
+    if how == "boxes":
         scratch = np.empty(0, dtype=native)
         for w in itertools.product(*[a.windows for a in axes]):
             box = [x[:3] for x in w]
             bshape = tuple(len(range(*b)) for b in box)
-            size = int(np.prod(bshape, dtype=np.int64))
+            size = math.prod(bshape)
             if scratch.size < size:
                 scratch = np.empty(size, dtype=native)
             # One buffer for every box: each is copied out before the next.
             buf = scratch[:size].reshape(bshape)
             _read_slice(node, box, buf)
-            out[orthogonal_key([x[4] for x in w], list(out_shape))] = buf[orthogonal_key([x[3] for x in w], list(buf.shape))]
+            out[orthogonal_key([x.dst for x in w], list(out_shape))] = buf[orthogonal_key([x.src for x in w], list(buf.shape))]
         return out
-    batches = [a.union_batches(i) for i, a in enumerate(axes)]
+    batches = [_union_batches(a, i) for i, a in enumerate(axes)]
     for combo in itertools.product(*batches):
         ops = [op for b in combo for op in b[0]]
         buf = np.empty(tuple(b[1] for b in combo), dtype=native)
@@ -313,8 +266,8 @@ def write_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection,
         count = np.array(selection_shape(sel), dtype=np.int64)
         node._g_write_slice(start, step, count, value)
         return
-    axes = _plan_selection(node, shape, value.itemsize, sel, merge=False)
-    batches = [a.union_batches(i) for i, a in enumerate(axes)]
+    axes = _windows(node, shape, value.itemsize, sel, merge=False)
+    batches = [_union_batches(a, i) for i, a in enumerate(axes)]
     single = all(len(b) == 1 for b in batches)
     for combo in itertools.product(*batches):
         ops = [op for b in combo for op in b[0]]
@@ -324,7 +277,7 @@ def write_selection(node: tables.Leaf, shape: tuple[int, ...], sel: Selection,
         node._g_write_selection(ops, part)
 
 
-class PyTablesBackend(BackendBase):
+class PyTablesBackend(FileNodeBackend):
     """Base of the backends that keep one PyTables leaf per array.
 
     Holds *what* to read (a :class:`lazyarr.store.FileRef` and a node path),
@@ -378,16 +331,6 @@ class PyTablesBackend(BackendBase):
                 f"not the {self._dtype} it held when this array was pickled"
             )
         self._verified = True
-
-    @property
-    def fileref(self) -> "FileRef":
-        """The file this array lives in."""
-        return self._ref
-
-    @property
-    def path(self) -> str:
-        """Absolute node path inside the file."""
-        return self._path
 
     def _node(self) -> tables.Leaf:
         f = self._ref.file  # ClosedError after close; reopens after a fork

@@ -47,6 +47,7 @@ __all__ = [
     "backend_kinds",
     "selection_shape",
     "BackendBase",
+    "FileNodeBackend",
     "check_plain_dtype",
     "IndexingSupport",
     "CostModel",
@@ -115,6 +116,24 @@ class BackendBase:
     def describe(self) -> dict[str, Any]:
         """Facts for a repr or a bug report; must not read array data."""
         return {}
+
+
+class FileNodeBackend(BackendBase):
+    """Base of the backends of one node of an HDF5 file (set ``_ref``, ``_path``)."""
+
+    _ref: Any
+    _path: str
+
+    @property
+    def fileref(self) -> Any:
+        """The file this array lives in (a :class:`lazyarr.files.FileRef`)."""
+        return self._ref
+
+    @property
+    def path(self) -> str:
+        """Absolute path of the node inside the file (for a ragged array, its
+        group; for layouts written by others, its data node)."""
+        return self._path
 
 
 _REGISTRY: dict[str, type] = {}

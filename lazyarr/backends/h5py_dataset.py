@@ -32,8 +32,9 @@ import numpy as np
 
 from lazyarr.backends.base import HDF5_LOCK, BackendBase, check_plain_dtype
 from lazyarr.backends.encoded import declared_char
-from lazyarr.core.selection import (Selection, apply_orthogonal, entry_length, selection_shape)
-from lazyarr.core.support import CostModel, IndexingSupport, multi_array_choice, split_for
+from lazyarr.core.selection import Selection, selection_shape
+from lazyarr.core.support import (CostModel, IndexingSupport, multi_array_choice, read_by_steps,
+                                   write_by_steps)
 
 try:
     import h5py
@@ -154,43 +155,33 @@ class H5pyBackend(BackendBase):
         return CostModel(call_bytes=CALL_OVERHEAD_BYTES, chunks=self.chunks)
 
     def read(self, sel: Selection) -> np.ndarray:
-        out = np.empty(selection_shape(sel), dtype=self._dtype)
-        if not out.size:
-            return out
-        # The core decides the calls; this only makes them, under one lock.
-        steps = split_for(tuple(sel), self.support, self.cost, self._dtype.itemsize)
+        # The core decides the calls (the read path hands this backend
+        # ONE_VECTOR selections only; a direct caller may pass any); this
+        # only makes them, under one lock.
         with HDF5_LOCK:
-            if len(steps) == 1 and steps[0].take is None:
-                # read_direct fills ``out`` in its own dtype (byte order kept),
-                # and a 0-d selection stays an array.
-                self._d.read_direct(out, steps[0].read)
-                return out
-            for st in steps:
-                block = np.empty(selection_shape(st.read), dtype=self._dtype)
-                self._d.read_direct(block, st.read)
-                if st.take is not None:
-                    block = apply_orthogonal(block, st.take)
-                if st.out is None:
-                    out[...] = block
-                else:
-                    out[st.out] = block
+            return read_by_steps(self._read_one, sel, self.support, self.cost, self._dtype)
+
+    def _read_one(self, sel: Selection) -> np.ndarray:
+        """One h5py call: ``sel`` has at most one index array. Caller holds the lock."""
+        out = np.empty(selection_shape(sel), dtype=self._dtype)
+        if out.size:
+            # read_direct fills ``out`` in its own dtype (byte order kept),
+            # and a 0-d selection stays an array.
+            self._d.read_direct(out, tuple(sel))
         return out
 
     # ---------------------------------------------------------------- writes
     def write(self, sel: Selection, value: np.ndarray) -> None:
         if self.readonly:
             raise TypeError("the dataset's file is open read-only")
-        arrays = [ax for ax, s in enumerate(sel) if not isinstance(s, slice)]
-        if len(arrays) <= 1:
-            with HDF5_LOCK:
-                self._d.write_direct(np.ascontiguousarray(value), dest_sel=tuple(sel))
-            return
-        # h5py writes one list per call: loop over the shortest other array
-        # axis (no read-modify-write of a slab, which could race a reader).
-        loop_ax = min(arrays[1:], key=lambda ax: entry_length(sel[ax]))
-        for j, i in enumerate(sel[loop_ax]):
-            sub = sel[:loop_ax] + (slice(int(i), int(i) + 1, 1),) + sel[loop_ax + 1:]
-            self.write(sub, value[(slice(None),) * loop_ax + (slice(j, j + 1),)])
+        # h5py writes one list per call: the core cuts the others into runs
+        # (no read-modify-write of a slab, which could race a reader).
+        with HDF5_LOCK:
+            write_by_steps(self._write_one, sel, value, self.support)
+
+    def _write_one(self, sel: Selection, value: np.ndarray) -> None:
+        """One h5py call: ``sel`` has at most one index array. Caller holds the lock."""
+        self._d.write_direct(np.ascontiguousarray(value), dest_sel=tuple(sel))
 
     def append(self, rows: np.ndarray) -> None:
         if not self.extendable:

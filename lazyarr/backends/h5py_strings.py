@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lazyarr.backends.base import HDF5_LOCK, BackendBase, register_backend
+from lazyarr.backends.base import HDF5_LOCK, FileNodeBackend, register_backend
 from lazyarr.core.selection import Selection
 from lazyarr.errors import BackendError, ReadOnlyError
 
@@ -64,7 +64,7 @@ def strings_problem(path: str, node: str) -> str | None:
 
 
 @register_backend
-class H5pyStringsBackend(BackendBase):
+class H5pyStringsBackend(FileNodeBackend):
     """A dataset of variable-length strings, read-only, as ``dtype=object``.
 
     Parameters
@@ -94,14 +94,6 @@ class H5pyStringsBackend(BackendBase):
     def reference(self, mode: str | None = None) -> "H5pyStringsBackend":
         ref = self._ref if mode is None else self._ref.with_mode(mode)
         return H5pyStringsBackend(ref, self._path)
-
-    @property
-    def fileref(self) -> "FileRef":
-        return self._ref
-
-    @property
-    def path(self) -> str:
-        return self._path
 
     @property
     def shape(self) -> tuple[int, ...]:

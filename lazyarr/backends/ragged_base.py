@@ -24,7 +24,7 @@ from lazyarr.backends._pytables import (
     read_selection,
     set_kind_attrs,
 )
-from lazyarr.backends.base import HDF5_LOCK, BackendBase
+from lazyarr.backends.base import HDF5_LOCK, FileNodeBackend
 from lazyarr.backends.compressed import make_filters
 from lazyarr.errors import BackendError, CorruptStoreError, ReadOnlyError
 
@@ -77,7 +77,7 @@ def as_int64(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.int64)
 
 
-class RaggedBackendBase(BackendBase):
+class RaggedBackendBase(FileNodeBackend):
     """What both ragged layouts share. Not a :class:`~lazyarr.backends.Backend`:
     it serves whole items to :class:`lazyarr.RaggedArray`, not boxes.
 
@@ -253,15 +253,6 @@ class RaggedBackendBase(BackendBase):
         return CorruptStoreError(f"{self._where()} is corrupt at item {item}: {why}")
 
     # ------------------------------------------------------------ metadata
-    @property
-    def fileref(self) -> "FileRef":
-        return self._ref
-
-    @property
-    def path(self) -> str:
-        """The group (or, for layouts written by others, the data node)."""
-        return self._path
-
     @property
     def dtype(self) -> np.dtype:
         return self._dtype

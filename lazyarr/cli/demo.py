@@ -326,7 +326,7 @@ def _format_table(rows: Sequence[_Row]) -> str:
     )
     body = []
     for r in rows:
-        ratio = "n/a" if r.stored_bytes is None else f"{r.stored_bytes / r.raw_bytes:.3f}"
+        ratio = "n/a" if r.stored_bytes is None else f"{r.raw_bytes / r.stored_bytes:.3f}" if r.stored_bytes else "n/a"
         stored = "n/a" if r.stored_bytes is None else f"{r.stored_bytes:,}"
         checks = f"{r.passed}/{r.total}" + ("" if r.passed == r.total else " FAILED")
         body.append(

@@ -1,7 +1,7 @@
 """``lazyarr info FILE [NODE]``: what an HDF5 file holds, as lazyarr sees it.
 
 Without NODE: the tree, one node a line -- kind, shape, dtype, chunks,
-compression, stored/raw ratio, attribute count (nodes lazyarr cannot open
+compression, raw/stored ratio (as zarr's ``info``), attribute count (nodes lazyarr cannot open
 say why). With NODE: that node's facts, its attributes and its backend's
 details. ``--json`` prints the same as JSON: ``{"file", "nodes": [...]}`` or
 ``{"file", "node": {...}}``, each node as :func:`lazyarr.groups.describe_node`

@@ -26,6 +26,9 @@ Modules
     that compare by value and print readably.
 :mod:`lazyarr.core.support`
     What a backend declares, and what the core computes for it.
+:mod:`lazyarr.core.windows`
+    A selection as the windows (merged runs) and boxes a hyperslab reader
+    (PyTables) makes, and how to group them into calls.
 
 What a backend declares (the API direct-I/O backends build on)
 ---------------------------------------------------------------
@@ -44,7 +47,10 @@ A backend class (or instance) sets two attributes; both have defaults in
     worth reading through), ``piece_bytes``, ``chunks`` and ``blocks``
     (Blosc2 block shape inside a chunk).
 
-The backend's ``read(sel)`` then gets a selection it declared it can read;
+The backend's ``read(sel)`` then gets a selection it declared it can read
+(the read path cuts each selection for a ``ONE_VECTOR`` or ``BASIC``
+backend with :func:`lazyarr.core.support.read_by_steps`, and writes with
+:func:`~lazyarr.core.support.write_by_steps`);
 the chunk/block projection of a selection -- which cells of a grid it
 touches, the positions inside each, and where each part lands in the output
 -- is :func:`lazyarr.core.support.project` (``project(sel, cost.chunks)``;

@@ -24,14 +24,17 @@ Examples
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from lazyarr.core.selection import Selection, entry_length, entry_span
+from lazyarr.core.selection import (Selection, apply_orthogonal, entry_length, entry_span, runs,
+                                    selection_shape)
 
-__all__ = ["IndexingSupport", "CostModel", "AxisPart", "axis_parts", "project", "Step", "split_for"]
+__all__ = ["IndexingSupport", "CostModel", "AxisPart", "axis_parts", "project", "Step", "split_for",
+           "read_by_steps", "write_by_steps"]
 
 
 class IndexingSupport(enum.IntEnum):
@@ -246,6 +249,89 @@ def split_for(sel: Selection, support: IndexingSupport, cost: CostModel,
             out = here if st.out is None else _within(here, st.out)
             steps.append(Step(st.read, st.take, out))
     return tuple(steps)
+
+
+def read_by_steps(read: Callable[[Selection], np.ndarray], sel: Selection,
+                  support: IndexingSupport, cost: CostModel, dtype: Any) -> np.ndarray:
+    """``sel`` read with calls ``read(part)`` of level ``support`` only.
+
+    The one executor of :func:`split_for`'s steps: a selection the backend
+    can take in one call is passed through as it is; otherwise each step's
+    block is read, its wanted positions taken, and stored where it lands.
+    The read path uses it for every backend that declares a level below
+    ``ORTHOGONAL``, so such a backend's ``read`` only ever sees selections of
+    its level.
+
+    Examples
+    --------
+    A backend that reads slices only, asked for two scattered rows:
+
+    >>> a = np.arange(12).reshape(4, 3)
+    >>> def read(part):
+    ...     assert all(isinstance(s, slice) for s in part)
+    ...     return a[part]
+    >>> read_by_steps(read, (np.array([0, 3]), slice(0, 3, 2)), IndexingSupport.BASIC,
+    ...               CostModel(), a.dtype)
+    array([[ 0,  2],
+           [ 9, 11]])
+    """
+    steps = split_for(tuple(sel), support, cost, np.dtype(dtype).itemsize)
+    if len(steps) == 1 and steps[0].take is None and steps[0].out is None:
+        return read(steps[0].read)
+    out = np.empty(selection_shape(sel), dtype=dtype)
+    for st in steps:
+        block = read(st.read)
+        if st.take is not None:
+            block = apply_orthogonal(block, st.take)
+        if st.out is None:
+            out[...] = block
+        else:
+            out[st.out] = block
+    return out
+
+
+def write_by_steps(write: Callable[[Selection, np.ndarray], None], sel: Selection,
+                   value: np.ndarray, support: IndexingSupport) -> None:
+    """Store ``value`` at ``sel`` with calls ``write(part, block)`` of level ``support``.
+
+    A write must not touch the positions between the wanted ones, so no slab
+    here: each index array the level cannot take is cut into its runs of
+    consecutive positions (slices), and one call writes each combination of
+    runs. ``ONE_VECTOR`` keeps as a list the array axis with the most runs
+    (it saves the most calls). ``value`` has the selection's shape.
+
+    Examples
+    --------
+    >>> a = np.zeros((3, 4), dtype=int)
+    >>> def write(part, block):
+    ...     assert all(isinstance(s, slice) for s in part)
+    ...     a[part] = block
+    >>> write_by_steps(write, (np.array([0, 1]), np.array([0, 2, 3])), np.ones((2, 3), int),
+    ...                IndexingSupport.BASIC)
+    >>> a
+    array([[1, 0, 1, 1],
+           [1, 0, 1, 1],
+           [0, 0, 0, 0]])
+    """
+    arrays = [ax for ax, s in enumerate(sel) if not isinstance(s, slice)]
+    cut = {ax: runs(sel[ax]) for ax in arrays}
+    if support == IndexingSupport.ONE_VECTOR and arrays:
+        del cut[max(arrays, key=lambda ax: len(cut[ax][0]))]
+    if support >= IndexingSupport.ORTHOGONAL or not cut:
+        write(tuple(sel), value)
+        return
+    per_axis = []
+    for ax, (starts, stops) in cut.items():
+        ends = np.cumsum(stops - starts).tolist()
+        per_axis.append([(ax, slice(a, b, 1), slice(e - (b - a), e))
+                         for a, b, e in zip(starts.tolist(), stops.tolist(), ends)])
+    for combo in itertools.product(*per_axis):
+        part = list(sel)
+        where: list[Any] = [slice(None)] * len(sel)
+        for ax, s, o in combo:
+            part[ax] = s
+            where[ax] = o
+        write(tuple(part), np.ascontiguousarray(value[tuple(where)]))
 
 
 def _within(outer: tuple, inner: tuple) -> tuple:
