@@ -262,6 +262,24 @@ def test_unique(d, st_, budget):
     exact(lambda v: np.unique(v, return_index=ri, return_inverse=rv, return_counts=rc, equal_nan=en), a, "unique")
 
 
+@pytest.mark.parametrize("dtype", ["i1", ">i2", "u2", "?", "u1"])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_unique_of_small_integers_by_counting(dtype, inverse, budget):
+    # One bincount per block (no return_index): extremes, repeats, the cast
+    # view the example uses.
+    budget(512)
+    info = np.iinfo(dtype) if dtype != "?" else None
+    rng = np.random.default_rng(5)
+    a = rng.integers(-3, 4, (900, 2)) if info is None else rng.integers(int(info.min), int(info.max) + 1, (900, 2))
+    a[::97] = 0 if info is None else info.max
+    a[5::89] = 1 if info is None else info.min
+    a = a.astype(dtype) if dtype != "?" else a > 0
+    exact(lambda v: np.unique(v, return_counts=True, return_inverse=inverse), a, "unique")
+    exact(lambda v: np.unique(v), a, "unique")
+    f = np.clip(rng.standard_normal((900, 2)) * 50, -120, 120)
+    exact(lambda v: np.unique(v.astype(np.int8), return_counts=True), f, "unique(x.astype(int8))")
+
+
 # -------------------------------------------------------- counts, nan*, average
 
 
