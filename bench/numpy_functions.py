@@ -66,7 +66,8 @@ CALLS: dict[str, tuple[str, bool]] = {
     "clip": ("np.clip(x, -1, 1)", True),
     "where": ("np.where(x > 0, x, 0)", True),
     "concatenate": ("np.concatenate([x, x[:10]])", True),
-    "stack": ("np.stack([x[:len(x) // 2], x[len(x) // 2 : 2 * (len(x) // 2)]])", True),
+    # x.lazy[...] (``lz``) slices lazily: x[:n] would read half the array into memory first.
+    "stack": ("np.stack([lz(x)[:len(x) // 2], lz(x)[len(x) // 2 : 2 * (len(x) // 2)]])", True),
     "scipy.stats.describe": ("scipy.stats.describe(x)", False),
 }
 
@@ -80,6 +81,7 @@ _CHILD = textwrap.dedent("""
     x = store["data"]
     x[:1]
     np.asarray(np.zeros(1))
+    lz = lambda a: getattr(a, "lazy", a)  # a lazy slice of a LazyArray; an ndarray is itself
 
     def status(field):
         with open("/proc/self/status") as f:
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
             with la.open(path) as store:
                 rows, cols = store["data"].shape
+                args.backend = store["data"].backend.kind
         else:
             path, cols = os.path.join(tmp, "data.h5"), args.cols
             t0 = time.perf_counter()

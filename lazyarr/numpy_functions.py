@@ -506,6 +506,32 @@ def _elementwise(func: Callable, operands: list, x: Any, kwargs: dict, out: Any 
     return out
 
 
+def ufunc_in_blocks(ufunc: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
+    """``ufunc(*inputs, **kwargs)`` for a LazyArray input bigger than a block, filled block by block.
+
+    None where that does not apply (every LazyArray input fits in a block,
+    shapes that do not broadcast, a result with at most one row): the
+    caller then runs NumPy on the inputs read into memory.
+
+    Examples
+    --------
+    >>> import lazyarr as la, lazyarr.reduce as lr
+    >>> lr.DEFAULT_BLOCK_BYTES, old = 64, lr.DEFAULT_BLOCK_BYTES
+    >>> x = la.LazyArray(la.backends.MemoryBackend(np.arange(12.0).reshape(6, 2)))
+    >>> ufunc_in_blocks(np.add, (x, 1), {})[-1]
+    array([11., 12.])
+    >>> lr.DEFAULT_BLOCK_BYTES = old
+    """
+    big = [o for o in inputs if _ours(o) and not _small(o)]
+    if not big:
+        return None
+    try:
+        np.broadcast_shapes(*[np.shape(o) for o in inputs])
+    except ValueError:
+        return None  # NumPy's own error, from the caller's path
+    return _elementwise(ufunc, list(inputs), big[0], kwargs)
+
+
 def _progress_range(n: int, step: int):
     from lazyarr.progress import track
 

@@ -210,6 +210,8 @@ def _windowed(x: Any, axes: tuple[int, ...], ranks_of: Any) -> tuple[np.ndarray,
         lowest, highest = np.iinfo(srt.dtype).min, np.iinfo(srt.dtype).max
     lo = np.where(lo_i >= 0, srt[cols, np.clip(lo_i, 0, srt.shape[1] - 1)], lowest).astype(srt.dtype)
     hi = np.where(hi_i < sv, srt[cols, np.clip(hi_i, 0, srt.shape[1] - 1)], highest).astype(srt.dtype)
+    cdtype = srt.dtype
+    del sample, srt  # held through the pass, they would be a third of the budget
     bounds, window_of = np.unique(np.stack([lo, hi], axis=1), axis=0, return_inverse=True)
     window_of = window_of.reshape(-1)
     if len(bounds) > _MAX_WINDOWS:
@@ -240,22 +242,24 @@ def _windowed(x: Any, axes: tuple[int, ...], ranks_of: Any) -> tuple[np.ndarray,
     nans = per_slice - valid
     ranks = np.asarray(ranks_of(valid, nans), dtype=np.int64)
     live = ranks >= 0
-    result = np.zeros(ranks.shape, srt.dtype)
+    result = np.zeros(ranks.shape, cdtype)
     for wi in range(nw):
         c = np.concatenate([q[0] for q in kept[wi]])
         vals = np.concatenate([q[1] for q in kept[wi]])
         kept[wi] = []
-        # A stable sort of small integers is NumPy's radix sort: one pass.
-        order = np.argsort(c, kind="stable")
-        c, vals = c[order], vals[order]
-        del order
-        start = np.searchsorted(c, np.arange(k + 1))
+        if k > 64:
+            # A stable sort of small integers is NumPy's radix sort: one pass.
+            order = np.argsort(c, kind="stable")
+            c, vals = c[order], vals[order]
+            del order
+            start = np.searchsorted(c, np.arange(k + 1))
         for col in range(k):
             targets = np.flatnonzero(live[:, col] & (window_of == wi))
             if not len(targets):
                 continue
             within = ranks[targets, col] - below[wi, col]
-            seg = vals[start[col] : start[col + 1]]
+            # A few slices: one mask each, no index array of all kept elements.
+            seg = vals[c == col] if k <= 64 else vals[start[col] : start[col + 1]]
             if within.min() < 0 or within.max() >= len(seg):
                 return None  # the sample misled: the radix selection answers
             part = np.partition(seg, np.unique(within))

@@ -205,6 +205,25 @@ def test_windowed_pass_answers_random_data_alone(budget, monkeypatch):
     exact(lambda v: np.nanpercentile(v, [5, 50, 95], axis=0), a, "nanpercentile")
 
 
+def test_windowed_pass_over_many_slices(budget, monkeypatch):
+    # More than 64 slices: the kept elements are grouped by a radix argsort.
+    import lazyarr.order_stats as order_stats
+
+    budget(262144)
+    monkeypatch.setattr(order_stats, "_SIGMAS", 2.0)
+    a = np.round(np.random.default_rng(11).standard_normal((600, 70)) * 3)
+    original, ran = order_stats._radix, []
+
+    def counting(*args):
+        ran.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(order_stats, "_radix", counting)
+    exact(lambda v: np.median(v, axis=0), a, "median")
+    exact(lambda v: np.percentile(v, [10, 90], axis=0, method="nearest"), a, "percentile")
+    assert len(ran) < 2, "the sample window missed on both calls"
+
+
 @pytest.mark.parametrize("call", [
     lambda v: np.percentile(v, 101), lambda v: np.quantile(v, -0.1), lambda v: np.percentile(v, 5, method="nope"),
     lambda v: np.median(v, axis=3), lambda v: np.percentile(v, 5, axis=1),
@@ -383,6 +402,23 @@ def test_cov_corrcoef(d, st_, budget):
 
 
 # ------------------------------------------------ element-wise fills, save
+
+
+@N
+@given(d=data(max_dims=3), st_=st.data())
+@example(d=(np.array([[1.0, -1.0], [np.nan, 0.0]] * 40), 256), st_=None)
+def test_ufuncs_fill_their_result_in_blocks(d, st_, budget):
+    # Element-wise ufuncs on an array bigger than a block: NumPy's result,
+    # filled block by block (warnings, dtypes, broadcasting, errors).
+    a, bb = d
+    budget(bb)
+    other = np.arange(a.shape[-1]) if st_ is None else st_.draw(st.sampled_from(
+        [2, 0.5, np.arange(a.shape[-1]), np.ones((a.shape[0],) + (1,) * (a.ndim - 1)), np.ones(a.shape[-1] + 1)]))
+    with np.errstate(all="ignore" if st_ is None else "warn"):
+        exact(lambda v: np.add(v, other), a, "add")
+        exact(lambda v: v > 0, a, "greater")
+        exact(lambda v: np.sqrt(v), a, "sqrt")
+        exact(lambda v: np.multiply(other, v, dtype="f8"), a, "multiply(dtype=f8)")
 
 
 @N
