@@ -5,10 +5,12 @@ NumPy's own code path for every ``ord`` and ``axis`` of an array of up to two
 dimensions, with the element-wise steps (``abs(x)``, ``x != 0``, ``|x|**p``)
 as lazy maps and the sums, maxima and minima as the out-of-core reductions;
 along axes that exclude axis 0 each block's rows are NumPy's own answer. The
-singular-value norms (``2``, ``-2``, ``'nuc'``) of an (n, k) matrix come from
-the ``R`` of a blocked QR (same singular values, k x k in memory). ``cov`` and
-``corrcoef`` of (n, k) observations (``rowvar=False``, or 1-d) are two
-passes: the mean, then the k x k sum of centred products, block by block.
+``2``-norm of an (n, k) matrix is the root of the largest eigenvalue of the
+k x k Gram matrix summed in blocks; ``-2`` and ``'nuc'`` come from the ``R``
+of a blocked QR (same singular values, k x k in memory). ``cov`` and
+``corrcoef`` of (n, k) observations (``rowvar=False``, or 1-d) are one pass:
+the k x k sum of products of the observations less a shift, corrected for
+the shift (:func:`_centred_products`).
 Floating-point sums are accumulated in a different order than NumPy's BLAS
 calls, so these agree with NumPy to rounding, not bit for bit.
 
@@ -35,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from lazyarr.numpy_functions import _blocks, _budget, _finish, _mapped, _merged, _ours, _quiet, _rowwise
-from lazyarr.numpy_functions import _small, _tiny, implements, numpy_answer
+from lazyarr.numpy_functions import _small, _tiny, implements, numpy_answer, one_blas_thread
+from lazyarr.reduce import _Pairwise
 
 _INF = float("inf")
 
@@ -60,8 +63,37 @@ def _svals(x: Any) -> np.ndarray | None:
     def merge(p: np.ndarray, q: np.ndarray) -> np.ndarray:
         return np.linalg.qr(np.concatenate([p, q]), mode="r")
 
-    r = _merged(x, lambda b: np.linalg.qr(b, mode="r"), merge)
+    with one_blas_thread():
+        r = _merged(x, lambda b: np.linalg.qr(b, mode="r"), merge)
     return np.linalg.svd(r, compute_uv=False)
+
+
+def _largest_sval(x: Any) -> Any:
+    """Largest singular value of a 2-d ``x``: sqrt of the Gram matrix's largest eigenvalue.
+
+    ``x^H x`` is summed block by block in double precision (one pass, one
+    BLAS syrk per block, k x k in memory). Its largest eigenvalue carries a
+    relative error of a few ``eps`` of float64, so the root is NumPy's SVD
+    value to the input dtype's rounding. The smallest singular value would
+    lose half its digits that way (``cond**2``): ``-2`` and ``'nuc'`` keep the
+    QR. None where it does not apply (k too big, or squares that overflow).
+    """
+    k = x.shape[1]
+    if k * k * 16 * 4 > _budget():
+        return None
+    wide = np.complex128 if x.dtype.kind == "c" else np.float64
+
+    def part(b: np.ndarray) -> np.ndarray:
+        b = np.asarray(b, dtype=wide)
+        # b.T @ b on one buffer: NumPy calls syrk (half a gemm's work).
+        return (b.conj().T @ b) if b.dtype.kind == "c" else b.T @ b
+
+    # Overflowing squares are no error: the QR answers then.
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+        g = _merged(x, part, lambda p, q: p + q, temp=16 if x.dtype.kind == "c" else 8)
+    if not np.isfinite(g).all():
+        return None
+    return np.sqrt(max(float(np.linalg.eigvalsh(g)[-1]), 0.0))
 
 
 @implements(np.linalg.norm)
@@ -109,7 +141,10 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         ret **= np.reciprocal(p, dtype=ret.dtype)
         return ret
     row_axis, col_axis = axes
-    if ord in (2, -2, "nuc"):
+    big = _largest_sval(x) if ord == 2 else None
+    if big is not None:
+        ret = big
+    elif ord in (2, -2, "nuc"):
         s = _svals(x)
         if s is None:
             return numpy_answer(np.linalg.norm, (x,), kw)
@@ -151,20 +186,39 @@ def _cov_ooc(m: Any, rowvar: bool, bias: bool, ddof: Any, dtype: Any) -> Any:
         return np.array([]).reshape(0, 0)
     if ddof is None:
         ddof = 1 if bias == 0 else 0
-    obs = _mapped(m, lambda b: np.asarray(b, dtype=dtype), dtype)
-    avg = np.asarray(obs.mean(axis=0)).reshape(1, k) if m.ndim == 2 else np.asarray(obs.mean()).reshape(1, 1)
     fact = n - ddof
     if fact <= 0:
         warnings.warn("Degrees of freedom <= 0 for slice", RuntimeWarning, stacklevel=4)
         fact = 0.0
-
-    def part(b: np.ndarray) -> np.ndarray:
-        b = b.reshape(len(b), k) - avg
-        return b.T @ (b.conj() if b.dtype.kind == "c" else b)
-
-    c = _merged(obs, part, lambda p, q: p + q)
+    with one_blas_thread():
+        c = _centred_products(m, k, dtype)
     c *= np.true_divide(1, fact)
     return c.squeeze()
+
+
+def _centred_products(m: Any, k: int, dtype: np.dtype) -> np.ndarray:
+    """The k x k sum of products of the observations centred on their mean, in one pass.
+
+    NumPy subtracts the mean, then multiplies. One pass here: the products
+    of the observations less a shift (the first block's mean, near the
+    true mean, so nothing cancels), then the shift's error corrected with
+    the mean of the shifted values: sum (v - d)(v - d)^T = S - n d d^T.
+    """
+    tree = _Pairwise(lambda p, q: (p[0] + q[0], p[1] + q[1]))
+    shift = None
+    n = 0
+    for _, b in _blocks(m, 2 * np.dtype(dtype).itemsize):
+        v = np.array(b, dtype=dtype).reshape(len(b), k)
+        if shift is None:
+            shift = v.mean(axis=0)
+        v -= shift
+        n += len(v)
+        # v.T @ v on one buffer: NumPy calls syrk.
+        tree.push((v.sum(axis=0), v.T @ (v.conj() if v.dtype.kind == "c" else v)))
+    total, prod = tree.result()
+    d = total / n
+    prod -= n * np.outer(d, d.conj())
+    return prod
 
 
 @implements(np.cov)

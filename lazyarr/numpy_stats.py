@@ -145,6 +145,48 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False, re
     if _small(ar) or axis is not None or not sorted or ar.dtype.kind not in "biufcUS" \
             or (return_inverse and not equal_nan and ar.dtype.kind in "fc"):
         return numpy_answer(np.unique, (ar,), kw)
+    if ar.dtype.kind in "biu" and ar.dtype.itemsize <= 2 and not return_index:
+        u, cnt = _small_int_counts(ar)
+    else:
+        u, idx, cnt = _merged_uniques(ar, equal_nan)
+    out = [u]
+    if return_index:
+        out.append(idx)
+    if return_inverse:
+        inv = np.empty(ar.size, np.intp)
+        for start, b in _flat_blocks(ar):
+            inv[start : start + len(b)] = np.searchsorted(u, b)
+        # NumPy's inverse has the input's shape when axis is None.
+        shape = np.unique(np.zeros((1,) * ar.ndim, ar.dtype), return_inverse=True)[1].shape
+        out.append(inv.reshape(ar.shape if len(shape) == ar.ndim else -1))
+    if return_counts:
+        out.append(cnt)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _small_int_counts(ar: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and their counts for 1- or 2-byte integers and bools: one bincount per block.
+
+    O(n) where merging sorted per-block uniques sorts every block (1.5x
+    NumPy's time on 1 GiB of int8).
+    """
+    dt = ar.dtype.newbyteorder("=")
+    width = dt.itemsize * 8
+    counts = np.zeros(1 << width, np.intp)
+    unsigned = np.dtype(f"u{dt.itemsize}")
+    # Signed values offset by 2**(width-1): bin order is value order.
+    top = 1 << (width - 1) if dt.kind == "i" else 0
+    for _, b in _flat_blocks(ar):
+        b = b.astype(dt, copy=False)
+        keys = b.view(unsigned) if dt.kind != "i" else (b.view(unsigned) ^ unsigned.type(top))
+        counts += np.bincount(keys, minlength=1 << width)
+    present = np.flatnonzero(counts)
+    values = (present ^ top).astype(unsigned).view(dt) if dt.kind == "i" else present.astype(unsigned).view(dt)
+    return values.astype(ar.dtype, copy=False), counts[present]
+
+
+def _merged_uniques(ar: Any, equal_nan: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct values, first indices and counts: per-block uniques merged pairwise."""
     inexact = ar.dtype.kind in "fc"
 
     def dedupe(v: np.ndarray, i: np.ndarray, c: np.ndarray) -> tuple:
@@ -165,20 +207,7 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False, re
     tree = _Pairwise(merge)
     for start, b in _flat_blocks(ar):
         tree.push(dedupe(b, np.arange(start, start + len(b), dtype=np.intp), np.ones(len(b), np.intp)))
-    u, idx, cnt = tree.result()
-    out = [u]
-    if return_index:
-        out.append(idx)
-    if return_inverse:
-        inv = np.empty(ar.size, np.intp)
-        for start, b in _flat_blocks(ar):
-            inv[start : start + len(b)] = np.searchsorted(u, b)
-        # NumPy's inverse has the input's shape when axis is None.
-        shape = np.unique(np.zeros((1,) * ar.ndim, ar.dtype), return_inverse=True)[1].shape
-        out.append(inv.reshape(ar.shape if len(shape) == ar.ndim else -1))
-    if return_counts:
-        out.append(cnt)
-    return out[0] if len(out) == 1 else tuple(out)
+    return tree.result()
 
 
 # ----------------------------------------------------------------- quantiles
