@@ -494,3 +494,21 @@ def test_a_flushed_partial_chunk_keeps_its_place_and_length(tmp_path):
 
     with h5py.File(path, "r") as f:
         np.testing.assert_array_equal(f["x"][:], a)
+
+
+def test_many_small_reads_give_their_mapped_pages_back(tmp_path, monkeypatch):
+    # Single rows touch one block each; they add up, and past RELEASE_BYTES
+    # the map gives its pages back (else a random walk over a large file
+    # would keep every page it touched in the process's memory).
+    released = []
+    orig = _b2blocks._Map.release
+    monkeypatch.setattr(_b2blocks._Map, "release",
+                        lambda self, lo, hi: released.append((lo, hi)) or orig(self, lo, hi))
+    a = np.random.default_rng(0).random((8192, 64)).astype("f4")  # incompressible: 32 KiB blocks
+    with la.open(tmp_path / "m.h5", "w") as s:
+        x = s.create_array("x", a, chunks=(4096, 64))
+        x[0], x[4096]
+        released.clear()
+        for i in range(0, 8192, 128):  # one row of each block: ~1.8 MiB of compressed blocks touched
+            np.testing.assert_array_equal(x[i], a[i])
+        assert 5 <= len(released) <= 8

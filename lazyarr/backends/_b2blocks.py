@@ -177,6 +177,18 @@ class _FileState:
                 self.map = None
         self.index: dict[str, dict[tuple, tuple]] = {}
         self.geoms: dict[tuple[int, int], Any] = {}
+        #: Mapped bytes touched since the map last gave its pages back, and their span.
+        self.held, self.lo, self.hi = 0, math.inf, 0
+
+    def touched(self, lo: int, hi: int, nbytes: int) -> None:
+        """Count ``nbytes`` of the map read within ``lo:hi``; past
+        :data:`RELEASE_BYTES` since the last release, give the pages back
+        (many small reads -- random rows -- add up like one large one)."""
+        self.held += nbytes
+        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+        if self.held >= RELEASE_BYTES and self.map is not None:
+            self.map.release(int(self.lo), self.hi)
+            self.held, self.lo, self.hi = 0, math.inf, 0
 
 
 def _drop_decoder_before_fork() -> None:
@@ -398,9 +410,9 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
                 index[coords] = (info.offset, info.size, info.filter_mask)
     row_bytes = dtype.itemsize * math.prod(cs[1:])
     batch = _Batch(out, cs, dtype, row_bytes)
-    # The span of the map this read touched, and about how many of its bytes:
-    # only a read that touched many gives its pages back (a random row would
-    # otherwise fault its chunk's header pages in again on every read).
+    # The span of the map this read touched, and about how many of its bytes
+    # (see _FileState.touched: a random row does not give its chunk's header
+    # pages back on every read).
     lo, hi, touched = math.inf, 0, 0
     for combo in combos:
         ks = tuple(p[0] for p in combo)
@@ -426,8 +438,8 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
         batch.whole(g, mv, r, combo, dst)
         touched += g.cbytes
     batch.run()
-    if touched >= RELEASE_BYTES:
-        st.map.release(int(lo), hi)
+    if touched:
+        st.touched(lo, hi, touched)
     return out
 
 
@@ -481,6 +493,7 @@ def _one_row(node: Any, st: _FileState, r: int, cs: tuple[int, ...], tail: int,
                                     k[8:24] + (36).to_bytes(4, "little"))
     buf = _scratch(g.blocksize)
     _decode(b"".join((head[0], (36 + n).to_bytes(4, "little"), head[1], mv[a : a + n])), buf)
+    st.touched(off, a + n, n)
     j = (r % c0) % g.rows
     return buf.view(dtype).reshape((g.rows,) + cs[1:])[j : j + 1]
 
