@@ -487,7 +487,7 @@ class FileRef:
         >>> import tempfile, os
         >>> ref = FileRef(os.path.join(tempfile.mkdtemp(), "m.h5"), "w")
         >>> ref.file.mode, ref.with_mode("r")  # doctest: +ELLIPSIS
-        ('w', <FileRef '...m.h5' mode='r'>)
+        ('a', <FileRef '...m.h5' mode='r'>)
         >>> ref.close()
         """
         if mode not in ("r", "r+", "a"):
