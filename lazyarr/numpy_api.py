@@ -64,6 +64,14 @@ class NumpyOperatorsMixin(NDArrayOperatorsMixin):
         if method != "__call__":
             return NotImplemented
         outs = kwargs.pop("out", None)
+        if not outs and ufunc.nout == 1 and "where" not in kwargs:
+            # The ndarray result filled block by block (issue 16): memory is
+            # the result and a block, not the inputs read whole as well.
+            from lazyarr.numpy_functions import ufunc_in_blocks
+
+            res = ufunc_in_blocks(ufunc, inputs, kwargs)
+            if res is not None:
+                return res
         args = [np.asarray(a) if _is_ours(a) else a for a in inputs]
         if not outs or not any(_is_ours(o) for o in outs):
             if outs:

@@ -139,7 +139,154 @@ def order_statistics(x: Any, axes: tuple[int, ...], ranks_of: Any) -> tuple[np.n
     sorted non-NaN values (-1 for none). Returns the values (t, k) in ``x.dtype``
     (unspecified where the rank is -1), ``n_valid`` and the per-slice count
     of NaNs.
+
+    First one pass between bounds from a sample (:func:`_windowed`); where
+    a rank falls outside them (or too many elements fall inside), the radix
+    selection, which always ends.
     """
+    found = _windowed(x, axes, ranks_of)
+    return found if found is not None else _radix(x, axes, ranks_of)
+
+
+#: Half-width of a sample window, in standard deviations of the sample rank.
+_SIGMAS = 4.5
+#: Distinct windows one pass follows (more ranks: the radix selection).
+_MAX_WINDOWS = 8
+
+
+def _comparable(v: np.ndarray) -> np.ndarray:
+    return v.view(np.uint8) if v.dtype.kind == "b" else v
+
+
+def _sample(x: Any, axes: tuple[int, ...]) -> np.ndarray | None:
+    """About a quarter of the budget of rows from 64 places spread over axis 0, as (elements, slices)."""
+    n = x.shape[0]
+    row_bytes = max(1, x.nbytes // max(n, 1))
+    rows = max(16, _budget() // 4 // row_bytes)
+    if rows * 2 > n:
+        return None  # a sample near the array's size: the radix passes are as cheap
+    pieces = min(64, rows)
+    step = rows // pieces
+    starts = np.unique(np.linspace(0, n - step, pieces).astype(np.int64))
+    sample = np.concatenate([np.asarray(x[int(s) : int(s) + step]) for s in starts])
+    if not sample.dtype.isnative:
+        sample = sample.astype(sample.dtype.newbyteorder("="))
+    return _comparable(_slices(sample, axes))
+
+
+def _windowed(x: Any, axes: tuple[int, ...], ranks_of: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The order statistics in one pass, between bounds estimated from a sample, or None.
+
+    For each target rank the sample gives bounds ``lo <= v <= hi`` that hold
+    the rank's value unless the sample misleads (a miss has probability
+    below 1e-5 for data in random order; evenly spread samples of ordered
+    data are closer still). One pass then counts, per slice, the elements
+    below ``lo`` and keeps those between: if every rank falls among the kept
+    ones, one ``np.partition`` of each slice's kept elements gives the exact
+    value, as NumPy's own ``np.median`` takes it. Otherwise (a miss, or more
+    kept elements than half the budget holds) None, and the caller runs the
+    radix selection.
+    """
+    dtype = np.dtype(x.dtype).newbyteorder("=")
+    sample = _sample(x, axes)
+    if sample is None:
+        return None
+    k = sample.shape[1]
+    per_slice = math.prod(n for a, n in enumerate(x.shape) if a in axes)
+    srt = np.sort(sample.T, axis=1)  # NaNs last
+    sv = (~np.isnan(srt)).sum(axis=1) if dtype.kind == "f" else np.full(k, srt.shape[1])
+    est_valid = np.round(sv / srt.shape[1] * per_slice).astype(np.int64)
+    est = np.asarray(ranks_of(est_valid, per_slice - est_valid), dtype=np.int64)
+    if est.shape[0] == 0:
+        return None
+    cols = np.arange(k)
+    p = np.clip(est / np.maximum(est_valid - 1, 1), 0, 1)
+    j = p * np.maximum(sv - 1, 0)
+    w = _SIGMAS * np.sqrt(np.maximum(sv, 1) * p * (1 - p)) + 2
+    lo_i, hi_i = np.floor(j - w).astype(np.int64), np.ceil(j + w).astype(np.int64)
+    if srt.dtype.kind == "f":
+        lowest, highest = -np.inf, np.inf
+    else:
+        lowest, highest = np.iinfo(srt.dtype).min, np.iinfo(srt.dtype).max
+    lo = np.where(lo_i >= 0, srt[cols, np.clip(lo_i, 0, srt.shape[1] - 1)], lowest).astype(srt.dtype)
+    hi = np.where(hi_i < sv, srt[cols, np.clip(hi_i, 0, srt.shape[1] - 1)], highest).astype(srt.dtype)
+    cdtype = srt.dtype
+    del sample, srt  # held through the pass, they would be a third of the budget
+    bounds, window_of = np.unique(np.stack([lo, hi], axis=1), axis=0, return_inverse=True)
+    window_of = window_of.reshape(-1)
+    if len(bounds) > _MAX_WINDOWS:
+        return None
+    nw = len(bounds)
+    below = np.zeros((nw, k), np.int64)
+    valid = np.zeros(k, np.int64)
+    kept: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(nw)]
+    n_kept = 0
+    # Each kept element: its value and its slice (one or two bytes for a
+    # few slices); three quarters of the budget hold them (two blocks the rest).
+    ctype = np.uint8 if k <= 256 else np.uint16 if k <= 65536 else np.int64
+    cap = _budget() * 3 // 4 // (dtype.itemsize + np.dtype(ctype).itemsize)
+    for v in _value_blocks(x, axes):
+        flat = v.reshape(-1)
+        for wi, (blo, bhi) in enumerate(bounds):
+            lt = v < blo
+            below[wi] += lt.sum(axis=0)
+            # lo <= v <= hi as (v <= hi) > (v < lo): NaNs fail both.
+            keep = v <= bhi
+            np.greater(keep, lt, out=keep)
+            at = np.flatnonzero(keep)  # several times faster than a 2-d nonzero
+            n_kept += len(at)
+            if n_kept > cap:
+                return None
+            kept[wi].append(((at % k).astype(ctype), flat[at]))
+        valid += _valid_count(v)
+    nans = per_slice - valid
+    ranks = np.asarray(ranks_of(valid, nans), dtype=np.int64)
+    live = ranks >= 0
+    result = np.zeros(ranks.shape, cdtype)
+    for wi in range(nw):
+        c = np.concatenate([q[0] for q in kept[wi]])
+        vals = np.concatenate([q[1] for q in kept[wi]])
+        kept[wi] = []
+        if k > 64:
+            # A stable sort of small integers is NumPy's radix sort: one pass.
+            order = np.argsort(c, kind="stable")
+            c, vals = c[order], vals[order]
+            del order
+            start = np.searchsorted(c, np.arange(k + 1))
+        for col in range(k):
+            targets = np.flatnonzero(live[:, col] & (window_of == wi))
+            if not len(targets):
+                continue
+            within = ranks[targets, col] - below[wi, col]
+            # A few slices: one mask each, no index array of all kept elements.
+            seg = vals[c == col] if k <= 64 else vals[start[col] : start[col + 1]]
+            if within.min() < 0 or within.max() >= len(seg):
+                return None  # the sample misled: the radix selection answers
+            part = np.partition(seg, np.unique(within))
+            result[targets, col] = part[within]
+    if dtype.kind == "b":
+        result = result.view(bool)
+    return result.astype(dtype, copy=False), valid, nans
+
+
+def _valid_count(v: np.ndarray) -> np.ndarray:
+    if v.dtype.kind == "f":
+        nan = np.isnan(v)
+        if nan.any():
+            return len(v) - nan.sum(axis=0)
+    return np.full(v.shape[1], len(v), np.int64)
+
+
+def _value_blocks(x: Any, axes: tuple[int, ...]):
+    for _, block in row_blocks(x, rows_per_block(x, _budget(), 2)):
+        b = np.asarray(block)
+        if not b.dtype.isnative:
+            b = b.astype(b.dtype.newbyteorder("="))
+        yield _comparable(_slices(b, axes))
+
+
+def _radix(x: Any, axes: tuple[int, ...], ranks_of: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`order_statistics` by a radix selection over the elements' sort keys."""
     dtype = x.dtype
     k = math.prod(n for a, n in enumerate(x.shape) if a not in axes)
     width = dtype.itemsize * 8

@@ -120,3 +120,28 @@ def test_runs_as_a_script(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "element" in proc.stdout and list(tmp_path.iterdir()) == []
+
+
+def test_compare_judges_cases_by_their_ratios_against_peers(tmp_path, capsys):
+    from bench import compare
+
+    def rec(case, impl, ratio=None, t=1.0):
+        return {"workload": "w", "variant": "plain", "case": case, "impl": impl, "min_s": t,
+                "median_s": t, "lazyarr_ratio_min": ratio, "lazyarr_ratio_median": ratio}
+
+    old = {"results": [rec("a", "lazyarr"), rec("a", "h5py", 1.0), rec("a", "zarr", 2.0),
+                       rec("b", "lazyarr"), rec("b", "h5py", 1.0),
+                       rec("c", "lazyarr", t=2.0), rec("gone", "lazyarr")]}
+    new = {"results": [rec("a", "lazyarr"), rec("a", "h5py", 1.5), rec("a", "zarr", 2.1),
+                       rec("b", "lazyarr"), rec("b", "h5py", 1.5),
+                       rec("c", "lazyarr", t=1.0), rec("new", "lazyarr")]}
+    # "a": slower against h5py but not against zarr -> the machine, not lazyarr.
+    assert [(c.case, c.verdict) for c in compare.compare(old, new)] == [
+        ("a", "same"), ("b", "slower"), ("c", "faster")]
+    paths = []
+    for name, run in (("old", old), ("new", new)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(run))
+    assert compare.main([str(p) for p in paths]) == 1
+    assert "1 slower" in capsys.readouterr().out
+    assert compare.main([str(paths[0]), str(paths[0])]) == 0

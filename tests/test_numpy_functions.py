@@ -102,7 +102,7 @@ def close(fn, a, what, rtol=None):
             tol = rtol if rtol is not None else 64 * eps * max(a.size, 1)
             g, w = np.asarray(got, np.complex128), np.asarray(want, np.complex128)
             # Rounding in a sum scales with the terms, not the result (cancellation).
-            fin = np.abs(a[np.isfinite(a)].astype(np.float64)) if a.dtype.kind in "fc" else np.abs(a.astype(np.float64))
+            fin = np.abs(a[np.isfinite(a)]).astype(np.float64) if a.dtype.kind in "fc" else np.abs(a.astype(np.float64))
             scale = max(np.nanmax(np.abs(w[np.isfinite(w)]), initial=1.0), float(fin.max(initial=0.0)) ** (
                 2 if "var" in what or "cov" in what or "corr" in what else 1))
             both_nan = np.isnan(g) == np.isnan(w)
@@ -141,6 +141,87 @@ def test_median_and_quantiles(d, st_, budget):
         qq = np.true_divide(q, 100) if not isinstance(q, list) else [v / 100 for v in q]
         exact(lambda v: np.quantile(v, qq, axis=axis, method=method), a, "quantile")
         exact(lambda v: np.nanquantile(v, qq, axis=axis, method=method, keepdims=keepdims), a, "nanquantile")
+
+
+@st.composite
+def long_data(draw):
+    """Longer arrays (a sample of rows, then one windowed pass): ties, NaNs, order, few columns."""
+    dtype = draw(st.sampled_from([np.dtype("f4"), np.dtype("f8"), np.dtype("i2"), np.dtype("u1"), np.dtype("?")]))
+    n, k = draw(st.integers(40, 4000)), draw(st.integers(1, 3))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["random", "ties", "sorted", "blocks"]))
+    a = rng.standard_normal((n, k)) * 100
+    if kind == "ties":
+        a = np.round(a / 50)
+    elif kind == "sorted":
+        a = np.sort(a, axis=0)[:: draw(st.sampled_from([1, -1]))]
+    elif kind == "blocks":  # runs of one value: a sample sees few of them
+        a = np.repeat(rng.standard_normal((n // 37 + 1, k)), 37, axis=0)[:n] * 100
+    a = (a > 0) if dtype.kind == "b" else a.astype(dtype) if dtype.kind == "f" else np.clip(
+        a, np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype)
+    if dtype.kind == "f" and draw(st.booleans()):
+        a[rng.random(a.shape) < draw(st.sampled_from([0.01, 0.5, 1.0]))] = np.nan
+    return a, draw(st.sampled_from([2048, 8192, 32768]))
+
+
+@N
+@given(d=long_data(), st_=st.data())
+@example(d=(np.repeat(np.arange(50.0), 20)[:, None], 2048), st_=None)
+def test_order_statistics_over_a_sample_window(d, st_, budget, monkeypatch):
+    # The windowed pass (sample bounds, one partition) and, with windows
+    # too narrow to hold the ranks, its fallback to the radix selection.
+    import lazyarr.order_stats as order_stats
+
+    a, bb = d
+    budget(bb)
+    # Narrower windows than the default's: at these tiny budgets the
+    # default's hold more elements than the budget, so the narrow ones
+    # take the windowed path, and none (0) the fallback after a miss.
+    monkeypatch.setattr(order_stats, "_SIGMAS", 1.0 if st_ is None else st_.draw(st.sampled_from([0.0, 1.0, 2.0])))
+    axis = None if st_ is None else st_.draw(st.sampled_from([None, 0]))
+    q = [5, 50, 95] if st_ is None else st_.draw(st.sampled_from([50.0, [5, 50, 95], [0, 100], 99.9]))
+    method = "linear" if st_ is None else st_.draw(st.sampled_from(METHODS))
+    with np.errstate(all="ignore"):
+        exact(lambda v: np.median(v, axis=axis), a, "median")
+        exact(lambda v: np.nanmedian(v, axis=axis), a, "nanmedian")
+        exact(lambda v: np.percentile(v, q, axis=axis, method=method), a, "percentile")
+        exact(lambda v: np.nanquantile(v, np.true_divide(q, 100), axis=axis, method=method), a, "nanquantile")
+
+
+def test_windowed_pass_answers_random_data_alone(budget, monkeypatch):
+    # On data in random order the sample's bounds hold: no radix pass runs.
+    import lazyarr.order_stats as order_stats
+
+    budget(65536)
+    a = np.random.default_rng(3).standard_normal((16384, 2)).astype("f4")
+    a[::7, 1] = np.nan
+
+    def no_radix(*args):
+        raise AssertionError("the radix selection ran")
+
+    monkeypatch.setattr(order_stats, "_radix", no_radix)
+    exact(lambda v: np.median(v, axis=0), a, "median")
+    exact(lambda v: np.nanmedian(v, axis=0), a, "nanmedian")
+    exact(lambda v: np.nanpercentile(v, [5, 50, 95], axis=0), a, "nanpercentile")
+
+
+def test_windowed_pass_over_many_slices(budget, monkeypatch):
+    # More than 64 slices: the kept elements are grouped by a radix argsort.
+    import lazyarr.order_stats as order_stats
+
+    budget(262144)
+    monkeypatch.setattr(order_stats, "_SIGMAS", 2.0)
+    a = np.round(np.random.default_rng(11).standard_normal((600, 70)) * 3)
+    original, ran = order_stats._radix, []
+
+    def counting(*args):
+        ran.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(order_stats, "_radix", counting)
+    exact(lambda v: np.median(v, axis=0), a, "median")
+    exact(lambda v: np.percentile(v, [10, 90], axis=0, method="nearest"), a, "percentile")
+    assert len(ran) < 2, "the sample window missed on both calls"
 
 
 @pytest.mark.parametrize("call", [
@@ -198,6 +279,24 @@ def test_unique(d, st_, budget):
     flags = (True, True, True, True) if st_ is None else st_.draw(st.tuples(*[st.booleans()] * 4))
     ri, rv, rc, en = flags
     exact(lambda v: np.unique(v, return_index=ri, return_inverse=rv, return_counts=rc, equal_nan=en), a, "unique")
+
+
+@pytest.mark.parametrize("dtype", ["i1", ">i2", "u2", "?", "u1"])
+@pytest.mark.parametrize("inverse", [False, True])
+def test_unique_of_small_integers_by_counting(dtype, inverse, budget):
+    # One bincount per block (no return_index): extremes, repeats, the cast
+    # view the issue's example uses.
+    budget(512)
+    info = np.iinfo(dtype) if dtype != "?" else None
+    rng = np.random.default_rng(5)
+    a = rng.integers(-3, 4, (900, 2)) if info is None else rng.integers(int(info.min), int(info.max) + 1, (900, 2))
+    a[::97] = 0 if info is None else info.max
+    a[5::89] = 1 if info is None else info.min
+    a = a.astype(dtype) if dtype != "?" else a > 0
+    exact(lambda v: np.unique(v, return_counts=True, return_inverse=inverse), a, "unique")
+    exact(lambda v: np.unique(v), a, "unique")
+    f = np.clip(rng.standard_normal((900, 2)) * 50, -120, 120)
+    exact(lambda v: np.unique(v.astype(np.int8), return_counts=True), f, "unique(x.astype(int8))")
 
 
 # -------------------------------------------------------- counts, nan*, average
@@ -269,12 +368,33 @@ def test_norm(d, st_, budget):
               rtol=1e-3 if a.dtype == "f4" else 1e-8)
 
 
+@pytest.mark.parametrize("dtype", ["f4", "f8", "c16"])
+@pytest.mark.parametrize("scale", [1.0, 1e-3, "huge"])
+def test_norm_2_is_the_largest_singular_value(dtype, scale, budget):
+    # The Gram matrix's root for ord=2 (its squares overflow at 1e200: the
+    # QR then; float32's at 1e30 do not overflow in float64), against
+    # NumPy's SVD; several blocks, a dominant direction and a spread of
+    # singular values.
+    budget(4096)
+    if scale == "huge":
+        scale = 1e30 if dtype == "f4" else 1e200
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((500, 6)) @ np.diag([50.0, 3, 1, 1e-2, 1e-4, 0]) + 1.0
+    if dtype == "c16":
+        a = a + 1j * rng.standard_normal(a.shape)
+    a = (a * scale).astype(dtype)
+    for axis in [None, (0, 1), (1, 0)]:
+        close(lambda v: np.linalg.norm(v, ord=2, axis=axis), a, f"norm(ord=2, axis={axis})",
+              rtol=1e-5 if dtype == "f4" else 1e-12)
+
+
 @N
 @given(d=data(dtypes=[np.dtype("f8"), np.dtype("i2")], nan=False), st_=st.data())
+@example(d=(np.array([[1e4, -1e4], [1e4 + 1, -1e4], [1e4, -1e4 + 3]] * 20), 256), st_=None)
 def test_cov_corrcoef(d, st_, budget):
     a, bb = d
     budget(bb)
-    ddof, bias = st_.draw(st.sampled_from([None, 0, 1])), st_.draw(st.booleans())
+    ddof, bias = (None, False) if st_ is None else (st_.draw(st.sampled_from([None, 0, 1])), st_.draw(st.booleans()))
     with np.errstate(all="ignore"):
         close(lambda v: np.cov(v, rowvar=False, ddof=ddof, bias=bias), a, "cov", rtol=1e-8)
         close(lambda v: np.corrcoef(v, rowvar=False), a, "corrcoef", rtol=1e-8)
@@ -282,6 +402,23 @@ def test_cov_corrcoef(d, st_, budget):
 
 
 # ------------------------------------------------ element-wise fills, save
+
+
+@N
+@given(d=data(max_dims=3), st_=st.data())
+@example(d=(np.array([[1.0, -1.0], [np.nan, 0.0]] * 40), 256), st_=None)
+def test_ufuncs_fill_their_result_in_blocks(d, st_, budget):
+    # Element-wise ufuncs on an array bigger than a block: NumPy's result,
+    # filled block by block (warnings, dtypes, broadcasting, errors).
+    a, bb = d
+    budget(bb)
+    other = np.arange(a.shape[-1]) if st_ is None else st_.draw(st.sampled_from(
+        [2, 0.5, np.arange(a.shape[-1]), np.ones((a.shape[0],) + (1,) * (a.ndim - 1)), np.ones(a.shape[-1] + 1)]))
+    with np.errstate(all="ignore" if st_ is None else "warn"):
+        exact(lambda v: np.add(v, other), a, "add")
+        exact(lambda v: v > 0, a, "greater")
+        exact(lambda v: np.sqrt(v), a, "sqrt")
+        exact(lambda v: np.multiply(other, v, dtype="f8"), a, "multiply(dtype=f8)")
 
 
 @N
