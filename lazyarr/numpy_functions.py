@@ -46,11 +46,11 @@ from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from lazyarr import reduce as _reduce
 from lazyarr.progress import progress
-from lazyarr.reduce import _Pairwise, row_blocks, rows_per_block
+from lazyarr.reduce import Pairwise, row_blocks, rows_per_block
 
 __all__ = ["NumpyFunctionsMixin", "HANDLED"]
 
-_NOVALUE: Any = np._NoValue
+NOVALUE: Any = np._NoValue
 
 #: NumPy function -> lazyarr implementation (same signature).
 HANDLED: dict[Callable, Callable] = {}
@@ -72,12 +72,13 @@ def implements(*funcs: Callable) -> Callable:
     return register
 
 
-def _ours(obj: Any) -> bool:
+def is_lazy(obj: Any) -> bool:
+    """An array of lazyarr's (its NumPy functions are ours)."""
     return isinstance(obj, NumpyFunctionsMixin)
 
 
 def _to_numpy(obj: Any) -> Any:
-    if _ours(obj):
+    if is_lazy(obj):
         return np.asarray(obj)
     if isinstance(obj, (list, tuple)):
         return type(obj)(_to_numpy(o) for o in obj)
@@ -91,7 +92,7 @@ def numpy_answer(func: Callable, args: tuple, kwargs: dict) -> Any:
     if func in _BY_METHOD:
         return func._implementation(*args, **kwargs)
     out = kwargs.get("out")
-    if _ours(out):
+    if is_lazy(out):
         res = func(*_to_numpy(args), **_to_numpy(dict(kwargs, out=None)))
         out[...] = res
         return out
@@ -114,9 +115,12 @@ class NumpyFunctionsMixin:
 
 
 # ------------------------------------------------------------------ helpers
+# Shared with lazyarr.numpy_stats and lazyarr.numpy_linalg (public names for
+# that reason; not in ``__all__``).
 
 
-def _budget() -> int:
+def block_budget() -> int:
+    """Bytes of data per block (the reductions' ``block_bytes`` budget)."""
     return _reduce.DEFAULT_BLOCK_BYTES
 
 
@@ -156,17 +160,18 @@ def one_blas_thread():
         yield
 
 
-def _small(x: Any) -> bool:
+def fits_one_block(x: Any) -> bool:
     """Fits in one block (or is 0-d or empty): NumPy's answer is exact and as cheap."""
-    return not _ours(x) or not x.shape or x.size == 0 or x.nbytes <= _budget() // 2
+    return not is_lazy(x) or not x.shape or x.size == 0 or x.nbytes <= block_budget() // 2
 
 
-def _tiny(x: Any, rows: int = 1) -> np.ndarray:
+def probe_rows(x: Any, rows: int = 1) -> np.ndarray:
     """Zeros of ``x``'s dtype, ``rows`` long on axis 0: NumPy validates calls on it."""
     return np.zeros((min(rows, x.shape[0]),) + tuple(x.shape[1:]) if x.shape else (), x.dtype)
 
 
-def _quiet(fn: Callable[[], Any]) -> Any:
+def without_warnings(fn: Callable[[], Any]) -> Any:
+    """``fn()`` with every warning silenced (NumPy's are replayed on a probe instead)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn()
@@ -176,11 +181,13 @@ def _axes(x: Any, axis: Any) -> tuple[int, ...]:
     return tuple(range(x.ndim)) if axis is None else normalize_axis_tuple(axis, x.ndim)
 
 
-def _blocks(x: Any, temp: int = 0):
-    return row_blocks(x, rows_per_block(x, _budget(), temp))
+def budget_blocks(x: Any, temp: int = 0):
+    """``(start, block)`` over axis 0 of ``x`` within :func:`block_budget` (``temp``
+    bytes per element of scratch counted too)."""
+    return row_blocks(x, rows_per_block(x, block_budget(), temp))
 
 
-def _finish(res: np.ndarray, axes: tuple[int, ...], keepdims: bool, out: Any) -> Any:
+def finish_reduction(res: np.ndarray, axes: tuple[int, ...], keepdims: bool, out: Any) -> Any:
     """A keepdims result squeezed (unless keepdims), copied into ``out``, 0-d as a scalar."""
     if not keepdims:
         res = np.squeeze(res, axis=axes)
@@ -190,29 +197,31 @@ def _finish(res: np.ndarray, axes: tuple[int, ...], keepdims: bool, out: Any) ->
     return res[()] if res.ndim == 0 else res
 
 
-def _rowwise(x: Any, fn: Callable[[np.ndarray], np.ndarray], axes: tuple[int, ...], keepdims: bool,
-             out: Any) -> Any:
+def rowwise_result(x: Any, fn: Callable[[np.ndarray], np.ndarray], axes: tuple[int, ...],
+                   keepdims: bool, out: Any) -> Any:
     """Axis 0 kept: each block's rows of the (keepdims) result are NumPy's own."""
     res = None
     # Into one preallocated result: a list of parts interleaved with freed
     # blocks fragments the heap (peak RSS grew to 700 MB on a 1 GiB array).
-    for start, b in _blocks(x):
+    for start, b in budget_blocks(x):
         part = np.asarray(fn(np.asarray(b)))
         if res is None:
             res = np.empty((x.shape[0],) + part.shape[1:], part.dtype)
         res[start : start + len(part)] = part
-    return _finish(res, axes, keepdims, out)
+    return finish_reduction(res, axes, keepdims, out)
 
 
-def _merged(x: Any, fn: Callable[[np.ndarray], np.ndarray], merge: Callable, temp: int = 0) -> Any:
+def merged_over_blocks(x: Any, fn: Callable[[np.ndarray], np.ndarray], merge: Callable,
+                       temp: int = 0) -> Any:
     """Per-block (keepdims) results merged pairwise across axis 0."""
-    tree = _Pairwise(merge)
-    for _, b in _blocks(x, temp):
+    tree = Pairwise(merge)
+    for _, b in budget_blocks(x, temp):
         tree.push(fn(np.asarray(b)))
     return tree.result()
 
 
-def _mapped(x: Any, fn: Callable, dtype: Any) -> Any:
+def blockwise_map(x: Any, fn: Callable, dtype: Any) -> Any:
+    """A lazy view of ``fn`` applied to each block read (:class:`lazyarr.derived.MapView`)."""
     from lazyarr.derived import MapView
 
     return MapView(x, fn, dtype)
@@ -225,11 +234,12 @@ def _nan_to(x: Any, value: Any) -> Any:
         np.copyto(b, value, where=np.isnan(b))
         return b if b.ndim else b[()]
 
-    return _mapped(x, fn, x.dtype)
+    return blockwise_map(x, fn, x.dtype)
 
 
-def _given(**kw: Any) -> dict:
-    return {k: v for k, v in kw.items() if v is not _NOVALUE}
+def given_kwargs(**kw: Any) -> dict:
+    """The keyword arguments a caller gave (not NumPy's ``_NoValue``)."""
+    return {k: v for k, v in kw.items() if v is not NOVALUE}
 
 
 # --------------------------------------------------------------- metadata
@@ -238,12 +248,12 @@ def _given(**kw: Any) -> dict:
 @implements(np.result_type)
 def _result_type(*arrays_and_dtypes: Any) -> np.dtype:
     # Only the dtype matters (NumPy 2 promotes arrays by dtype, not value).
-    return np.result_type(*[np.empty(0, a.dtype) if _ours(a) else a for a in arrays_and_dtypes])
+    return np.result_type(*[np.empty(0, a.dtype) if is_lazy(a) else a for a in arrays_and_dtypes])
 
 
 @implements(np.shares_memory, np.may_share_memory)
 def _shares_memory(a: Any, b: Any, max_work: Any = None) -> bool:
-    if _ours(a) or _ours(b):
+    if is_lazy(a) or is_lazy(b):
         return False  # storage is never an ndarray's memory
     return np.shares_memory(a, b) if max_work is None else np.shares_memory(a, b, max_work)
 
@@ -253,12 +263,12 @@ def _shares_memory(a: Any, b: Any, max_work: Any = None) -> bool:
 
 @implements(np.count_nonzero)
 def count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False) -> Any:
-    if _small(a):
+    if fits_one_block(a):
         return numpy_answer(np.count_nonzero, (a,), dict(axis=axis, keepdims=keepdims))
-    np.count_nonzero(_tiny(a), axis=axis, keepdims=keepdims)
+    np.count_nonzero(probe_rows(a), axis=axis, keepdims=keepdims)
     if axis is None and not keepdims:
-        return np.intp(sum(np.count_nonzero(b) for _, b in _blocks(a)))
-    return _mapped(a, lambda b: np.asarray(b).astype(bool), bool).sum(axis=axis, dtype=np.intp,
+        return np.intp(sum(np.count_nonzero(b) for _, b in budget_blocks(a)))
+    return blockwise_map(a, lambda b: np.asarray(b).astype(bool), bool).sum(axis=axis, dtype=np.intp,
                                                                     keepdims=keepdims)
 
 
@@ -267,10 +277,10 @@ def _inexact(x: Any) -> bool:
 
 
 @implements(np.nansum)
-def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NOVALUE,
-           initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
-    kw = dict(axis=axis, dtype=dtype, out=out, **_given(keepdims=keepdims, initial=initial, where=where))
-    if _small(a) or where is not _NOVALUE or a.dtype.hasobject:
+def nansum(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = NOVALUE,
+           initial: Any = NOVALUE, where: Any = NOVALUE) -> Any:
+    kw = dict(axis=axis, dtype=dtype, out=out, **given_kwargs(keepdims=keepdims, initial=initial, where=where))
+    if fits_one_block(a) or where is not NOVALUE or a.dtype.hasobject:
         return numpy_answer(np.nansum, (a,), kw)
     return (_nan_to(a, 0) if _inexact(a) else a).sum(**kw)
 
@@ -289,17 +299,17 @@ def _divide_by_count(a: Any, b: Any, out: Any = None) -> Any:
 
 
 def _count_valid(a: Any, axis: Any, keepdims: Any) -> Any:
-    return _mapped(a, lambda b: ~np.isnan(b), bool).sum(axis=axis, dtype=np.intp, keepdims=keepdims)
+    return blockwise_map(a, lambda b: ~np.isnan(b), bool).sum(axis=axis, dtype=np.intp, keepdims=keepdims)
 
 
 @implements(np.nanmean)
-def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = _NOVALUE, *,
-            where: Any = _NOVALUE) -> Any:
-    kw = dict(axis=axis, dtype=dtype, out=out, **_given(keepdims=keepdims, where=where))
-    if _small(a) or where is not _NOVALUE or not _inexact(a):
+def nanmean(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: Any = NOVALUE, *,
+            where: Any = NOVALUE) -> Any:
+    kw = dict(axis=axis, dtype=dtype, out=out, **given_kwargs(keepdims=keepdims, where=where))
+    if fits_one_block(a) or where is not NOVALUE or not _inexact(a):
         return numpy_answer(np.nanmean, (a,), kw)
-    np.nanmean(_tiny(a), **dict(kw, out=None))
-    kd = False if keepdims is _NOVALUE else keepdims
+    np.nanmean(probe_rows(a), **dict(kw, out=None))
+    kd = False if keepdims is NOVALUE else keepdims
     if dtype is not None and not issubclass(np.dtype(dtype).type, np.inexact):
         raise TypeError("If a is inexact, then dtype must be inexact")
     if out is not None and not issubclass(out.dtype.type, np.inexact):
@@ -316,22 +326,22 @@ def _make_nanvar(std: bool) -> Callable:
     fn = np.nanstd if std else np.nanvar
 
     def impl(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, ddof: Any = 0,
-             keepdims: Any = _NOVALUE, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
-             correction: Any = _NOVALUE) -> Any:
+             keepdims: Any = NOVALUE, *, where: Any = NOVALUE, mean: Any = NOVALUE,
+             correction: Any = NOVALUE) -> Any:
         kw = dict(axis=axis, dtype=dtype, out=out, ddof=ddof,
-                  **_given(keepdims=keepdims, where=where, mean=mean, correction=correction))
-        if _small(a) or where is not _NOVALUE or mean is not _NOVALUE or not _inexact(a):
+                  **given_kwargs(keepdims=keepdims, where=where, mean=mean, correction=correction))
+        if fits_one_block(a) or where is not NOVALUE or mean is not NOVALUE or not _inexact(a):
             return numpy_answer(fn, (a,), kw)
-        _quiet(lambda: fn(_tiny(a), **dict(kw, out=None)))  # NumPy's argument errors
-        if correction is not _NOVALUE:
+        without_warnings(lambda: fn(probe_rows(a), **dict(kw, out=None)))  # NumPy's argument errors
+        if correction is not NOVALUE:
             ddof = correction
-        kd = False if keepdims is _NOVALUE else keepdims
+        kd = False if keepdims is NOVALUE else keepdims
         axes = _axes(a, axis)
         if 0 not in axes:
             # Each block's rows of the result are NumPy's own; warnings once.
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                res = _rowwise(a, lambda b: fn(b, axis=axis, dtype=dtype, ddof=ddof, keepdims=True),
+                res = rowwise_result(a, lambda b: fn(b, axis=axis, dtype=dtype, ddof=ddof, keepdims=True),
                                axes, kd, out)
             for w in {(w.category, str(w.message)) for w in caught}:
                 warnings.warn(w[1], w[0], stacklevel=3)
@@ -350,7 +360,7 @@ def _make_nanvar(std: bool) -> Callable:
             return (d * d.conj()).real if d.dtype.kind == "c" else np.multiply(d, d, out=d)
 
         sq_dtype = np.empty(0, a.dtype).real.dtype
-        var = _mapped(a, dev, sq_dtype).sum(axis=axis, dtype=dtype, out=out, keepdims=kd)
+        var = blockwise_map(a, dev, sq_dtype).sum(axis=axis, dtype=dtype, out=out, keepdims=kd)
         if np.ndim(var) < cnt.ndim:
             cnt = cnt.squeeze(axes)
         dof = cnt - ddof
@@ -379,22 +389,22 @@ HANDLED[np.nanstd] = _make_nanvar(True)
 def _make_nanminmax(name: str) -> Callable:
     fn, ufunc = getattr(np, name), (np.fmin if name == "nanmin" else np.fmax)
 
-    def impl(a: Any, axis: Any = None, out: Any = None, keepdims: Any = _NOVALUE, initial: Any = _NOVALUE,
-             where: Any = _NOVALUE) -> Any:
-        kw = dict(axis=axis, out=out, **_given(keepdims=keepdims, initial=initial, where=where))
-        if _small(a) or where is not _NOVALUE or a.dtype.hasobject:
+    def impl(a: Any, axis: Any = None, out: Any = None, keepdims: Any = NOVALUE, initial: Any = NOVALUE,
+             where: Any = NOVALUE) -> Any:
+        kw = dict(axis=axis, out=out, **given_kwargs(keepdims=keepdims, initial=initial, where=where))
+        if fits_one_block(a) or where is not NOVALUE or a.dtype.hasobject:
             return numpy_answer(fn, (a,), kw)
-        _quiet(lambda: fn(_tiny(a), **dict(kw, out=None)))
-        kd = False if keepdims is _NOVALUE else keepdims
+        without_warnings(lambda: fn(probe_rows(a), **dict(kw, out=None)))
+        kd = False if keepdims is NOVALUE else keepdims
         axes = _axes(a, axis)
         # fmin/fmax ignore NaN and are exact: NumPy's nanmin is fmin.reduce.
-        ini = {} if initial is _NOVALUE else {"initial": initial}
+        ini = {} if initial is NOVALUE else {"initial": initial}
         if 0 not in axes:
-            res = _rowwise(a, lambda b: ufunc.reduce(b, axis=axes, keepdims=True, **ini), axes, kd, out)
+            res = rowwise_result(a, lambda b: ufunc.reduce(b, axis=axes, keepdims=True, **ini), axes, kd, out)
         else:
-            res = _merged(a, lambda b: ufunc.reduce(b, axis=axes, keepdims=True, **ini),
+            res = merged_over_blocks(a, lambda b: ufunc.reduce(b, axis=axes, keepdims=True, **ini),
                           lambda p, q: ufunc(p, q))
-            res = _finish(res, axes, kd, out)
+            res = finish_reduction(res, axes, kd, out)
         if _inexact(a) and np.isnan(res).any():
             warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
         return res
@@ -408,13 +418,13 @@ HANDLED[np.nanmax] = _make_nanminmax("nanmax")
 
 @implements(np.average)
 def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *,
-            keepdims: Any = _NOVALUE) -> Any:
-    kw = dict(axis=axis, weights=weights, returned=returned, **_given(keepdims=keepdims))
-    if _small(a) or a.dtype.hasobject:
+            keepdims: Any = NOVALUE) -> Any:
+    kw = dict(axis=axis, weights=weights, returned=returned, **given_kwargs(keepdims=keepdims))
+    if fits_one_block(a) or a.dtype.hasobject:
         return numpy_answer(np.average, (a,), kw)
     if weights is None:
-        _quiet(lambda: np.average(_tiny(a, 2), **kw))
-    kd = False if keepdims is _NOVALUE else keepdims
+        without_warnings(lambda: np.average(probe_rows(a, 2), **kw))
+    kd = False if keepdims is NOVALUE else keepdims
     if weights is None:
         # numpy/lib/_function_base_impl.py::average, on the out-of-core mean.
         avg = a.mean(axis=axis, keepdims=kd)
@@ -422,7 +432,7 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
         scl = avg_as_array.dtype.type(a.size / avg_as_array.size)
     else:
         axes = _axes(a, axis)
-        w = weights if _ours(weights) else np.asanyarray(weights)
+        w = weights if is_lazy(weights) else np.asanyarray(weights)
         full = tuple(w.shape) == a.shape
         if not full and (axis is None or w.ndim != 1 or w.shape[0] != a.shape[axes[0]]):
             return numpy_answer(np.average, (a,), kw)  # NumPy's own error
@@ -434,22 +444,22 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
             # Each block's rows of the result are NumPy's own.
             parts = [np.average(np.asarray(b), axis=axis, returned=True, keepdims=True,
                                 weights=np.asarray(w[start : start + len(b)]) if full else w)
-                     for start, b in _blocks(a, 16)]
-            avg = _finish(np.concatenate([p[0] for p in parts]), axes, kd, None)
-            scl = _finish(np.concatenate([np.broadcast_to(p[1], p[0].shape) for p in parts]), axes, kd, None)
+                     for start, b in budget_blocks(a, 16)]
+            avg = finish_reduction(np.concatenate([p[0] for p in parts]), axes, kd, None)
+            scl = finish_reduction(np.concatenate([np.broadcast_to(p[1], p[0].shape) for p in parts]), axes, kd, None)
             return (avg, scl) if returned else avg
         if full:
             num, scl = _weighted_sums(a, w, axes, rt)
         else:
             wgt = np.broadcast_to(w, (a.ndim - 1) * (1,) + w.shape).swapaxes(-1, axes[0])
             scl = wgt.sum(axis=axes, dtype=rt, keepdims=True)
-            num = _merged(a, lambda b: np.multiply(b, wgt, dtype=rt).sum(axis=axes, keepdims=True),
+            num = merged_over_blocks(a, lambda b: np.multiply(b, wgt, dtype=rt).sum(axis=axes, keepdims=True),
                           np.add)
         if np.any(scl == 0.0):
             raise ZeroDivisionError("Weights sum to zero, can't be normalized")
-        avg = avg_as_array = _finish(num / scl, axes, kd, None)
+        avg = avg_as_array = finish_reduction(num / scl, axes, kd, None)
         avg_as_array = np.asanyarray(avg)
-        scl = _finish(np.broadcast_to(scl, num.shape).copy(), axes, kd, None)
+        scl = finish_reduction(np.broadcast_to(scl, num.shape).copy(), axes, kd, None)
     if returned:
         if np.shape(scl) != avg_as_array.shape:
             scl = np.broadcast_to(scl, avg_as_array.shape).copy()
@@ -459,8 +469,8 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
 
 def _weighted_sums(a: Any, w: Any, axes: tuple[int, ...], rt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     """(sum of a * w, sum of w) over ``axes``, keepdims, for weights ``w`` broadcasting along axis 0."""
-    tree = _Pairwise(lambda p, q: (p[0] + q[0], p[1] + q[1]))
-    for start, b in _blocks(a, 16):
+    tree = Pairwise(lambda p, q: (p[0] + q[0], p[1] + q[1]))
+    for start, b in budget_blocks(a, 16):
         wb = w if w.shape[0] == 1 else np.asarray(w[start : start + len(b)])
         wb = np.broadcast_to(wb, b.shape)
         tree.push((np.multiply(b, wb, dtype=rt).sum(axis=axes, keepdims=True),
@@ -478,18 +488,18 @@ def _rows_of(obj: Any, n: int, ndim: int) -> bool:
 
 def _elementwise(func: Callable, operands: list, x: Any, kwargs: dict, out: Any = None) -> Any:
     """``func(*operands, **kwargs)`` filled into NumPy's result block by block along axis 0."""
-    shapes = [np.shape(o) for o in operands if o is not _NOVALUE]
+    shapes = [np.shape(o) for o in operands if o is not NOVALUE]
     shape = np.broadcast_shapes(*shapes)
     if len(shape) == 0 or shape[0] <= 1:
         return None
     n, nd = shape[0], len(shape)
-    sliced = [o is not _NOVALUE and _rows_of(o, n, nd) for o in operands]
-    whole = [np.asarray(o) if (_ours(o) and not s) else o for o, s in zip(operands, sliced)]
+    sliced = [o is not NOVALUE and _rows_of(o, n, nd) for o in operands]
+    whole = [np.asarray(o) if (is_lazy(o) and not s) else o for o, s in zip(operands, sliced)]
 
     def rows(lo: int, hi: int) -> list:
         return [np.asarray(o[lo:hi]) if s else o for o, s in zip(whole, sliced)]
 
-    probe = _quiet(lambda: func(*rows(0, 1), **kwargs))
+    probe = without_warnings(lambda: func(*rows(0, 1), **kwargs))
     if out is None:
         out = np.empty(shape, dtype=np.asarray(probe).dtype)
     elif not isinstance(out, np.ndarray) or out.shape != shape:
@@ -499,7 +509,7 @@ def _elementwise(func: Callable, operands: list, x: Any, kwargs: dict, out: Any 
     if not (np.ndim(x) == nd and x.shape[0] == n):
         x = np.broadcast_to(np.empty((), out.dtype), shape)
     per_row = max(1, int(np.prod(x.shape[1:])))
-    rows_n = rows_per_block(x, _budget(), out.dtype.itemsize * int(np.prod(shape[1:])) // per_row)
+    rows_n = rows_per_block(x, block_budget(), out.dtype.itemsize * int(np.prod(shape[1:])) // per_row)
     for lo in _progress_range(n, rows_n):
         hi = min(n, lo + rows_n)
         func(*rows(lo, hi), out=out[lo:hi], **kwargs)
@@ -522,7 +532,7 @@ def ufunc_in_blocks(ufunc: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     array([11., 12.])
     >>> lr.DEFAULT_BLOCK_BYTES = old
     """
-    big = [o for o in inputs if _ours(o) and not _small(o)]
+    big = [o for o in inputs if is_lazy(o) and not fits_one_block(o)]
     if not big:
         return None
     try:
@@ -540,28 +550,28 @@ def _progress_range(n: int, step: int):
 
 
 @implements(np.clip)
-def clip(a: Any, a_min: Any = _NOVALUE, a_max: Any = _NOVALUE, out: Any = None, *, min: Any = _NOVALUE,
-         max: Any = _NOVALUE, **kwargs: Any) -> Any:
-    call = dict(out=out, **_given(min=min, max=max), **kwargs)
-    args = tuple(v for v in (a_min, a_max) if v is not _NOVALUE)
-    if not _ours(a) or _small(a) or min is not _NOVALUE or max is not _NOVALUE or _ours(out) \
+def clip(a: Any, a_min: Any = NOVALUE, a_max: Any = NOVALUE, out: Any = None, *, min: Any = NOVALUE,
+         max: Any = NOVALUE, **kwargs: Any) -> Any:
+    call = dict(out=out, **given_kwargs(min=min, max=max), **kwargs)
+    args = tuple(v for v in (a_min, a_max) if v is not NOVALUE)
+    if not is_lazy(a) or fits_one_block(a) or min is not NOVALUE or max is not NOVALUE or is_lazy(out) \
             or len(args) != 2 or a.shape != np.broadcast_shapes(a.shape, np.shape(a_min), np.shape(a_max)):
         return numpy_answer(np.clip, (a,) + args, call)
-    np.clip(_tiny(a), *[np.asarray(v)[:1] if _rows_of(v, a.shape[0], a.ndim) else v for v in args], **kwargs)
+    np.clip(probe_rows(a), *[np.asarray(v)[:1] if _rows_of(v, a.shape[0], a.ndim) else v for v in args], **kwargs)
     res = _elementwise(lambda x, lo, hi, out=None, **kw: np.clip(x, lo, hi, out=out, **kw),
                        [a, a_min, a_max], a, kwargs, out)
     return numpy_answer(np.clip, (a,) + args, call) if res is None else res
 
 
 @implements(np.where)
-def where(condition: Any, x: Any = _NOVALUE, y: Any = _NOVALUE) -> Any:
-    args = tuple(v for v in (condition, x, y) if v is not _NOVALUE)
-    if len(args) == 1 and _ours(condition) and not _small(condition):
+def where(condition: Any, x: Any = NOVALUE, y: Any = NOVALUE) -> Any:
+    args = tuple(v for v in (condition, x, y) if v is not NOVALUE)
+    if len(args) == 1 and is_lazy(condition) and not fits_one_block(condition):
         # np.where(c) is np.nonzero(c): each block's indices, offset on axis 0.
-        parts = [(start, np.nonzero(b)) for start, b in _blocks(condition)]
+        parts = [(start, np.nonzero(b)) for start, b in budget_blocks(condition)]
         return tuple(np.concatenate([p[d] + (start if d == 0 else 0) for start, p in parts]).astype(np.intp)
                      for d in range(condition.ndim))
-    big = [o for o in args if _ours(o) and not _small(o)]
+    big = [o for o in args if is_lazy(o) and not fits_one_block(o)]
     res = None
     if len(args) == 3 and big:
         res = _elementwise(_where_into, list(args), big[0], {})
@@ -574,8 +584,8 @@ def _where_into(c: Any, a: Any, b: Any, out: Any = None) -> Any:
 
 
 def _copy_in(dst: np.ndarray, src: Any, casting: str) -> None:
-    if _ours(src) and src.shape:
-        for start, b in _blocks(src):
+    if is_lazy(src) and src.shape:
+        for start, b in budget_blocks(src):
             np.copyto(dst[start : start + len(b)], b, casting=casting)
     else:
         np.copyto(dst, np.asarray(src), casting=casting)
@@ -609,10 +619,10 @@ def _join_probe(func: Callable, shapes: list, dtypes: list, axis: Any, dtype: An
 
 def _joined(func: Callable, arrays: Any, axis: Any, out: Any, dtype: Any, casting: str) -> Any:
     kw = dict(axis=axis, out=out, dtype=dtype, casting=casting)
-    if _ours(arrays) or not isinstance(arrays, (list, tuple)) or _ours(out) \
-            or not any(_ours(a) and not _small(a) for a in arrays):
+    if is_lazy(arrays) or not isinstance(arrays, (list, tuple)) or is_lazy(out) \
+            or not any(is_lazy(a) and not fits_one_block(a) for a in arrays):
         return numpy_answer(func, (arrays,), kw)
-    arrays = [a if _ours(a) else np.asarray(a) for a in arrays]
+    arrays = [a if is_lazy(a) else np.asarray(a) for a in arrays]
     shapes = [tuple(a.shape) for a in arrays]
     shape, rdtype = _join_probe(func, shapes, [a.dtype for a in arrays], axis, dtype, casting)
     if out is not None:
@@ -656,7 +666,7 @@ def stack(arrays: Any, axis: int = 0, out: Any = None, *, dtype: Any = None, cas
 
 @implements(np.save)
 def save(file: Any, arr: Any, allow_pickle: bool = True, **kwargs: Any) -> None:
-    if not _ours(arr) or _small(arr) or kwargs or arr.dtype.hasobject or not type(arr.dtype)._legacy:
+    if not is_lazy(arr) or fits_one_block(arr) or kwargs or arr.dtype.hasobject or not type(arr.dtype)._legacy:
         return numpy_answer(np.save, (file, arr), dict(allow_pickle=allow_pickle, **kwargs))
     from numpy.lib import format as fmt
 
@@ -675,7 +685,7 @@ def save(file: Any, arr: Any, allow_pickle: bool = True, **kwargs: Any) -> None:
         # The header NumPy writes for a C-ordered array of this shape and dtype.
         _write_array_header(fid, {"descr": fmt.dtype_to_descr(arr.dtype), "fortran_order": False,
                                   "shape": arr.shape}, None)
-        for _, b in _blocks(arr):
+        for _, b in budget_blocks(arr):
             fid.write(np.ascontiguousarray(b).reshape(-1).view(np.uint8).data)
 
 

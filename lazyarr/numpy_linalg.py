@@ -36,9 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from lazyarr.numpy_functions import _blocks, _budget, _finish, _mapped, _merged, _ours, _quiet, _rowwise
-from lazyarr.numpy_functions import _small, _tiny, implements, numpy_answer, one_blas_thread
-from lazyarr.reduce import _Pairwise
+from lazyarr.numpy_functions import (block_budget, blockwise_map, budget_blocks, finish_reduction,
+                                     fits_one_block, implements, is_lazy, merged_over_blocks,
+                                     numpy_answer, one_blas_thread, probe_rows, rowwise_result,
+                                     without_warnings)
+from lazyarr.reduce import Pairwise
 
 _INF = float("inf")
 
@@ -51,20 +53,20 @@ def _sqnorm(x: Any) -> Any:
             return b.real.dot(b.real) + b.imag.dot(b.imag)
         return b.dot(b)
 
-    return _merged(x, part, lambda p, q: p + q)
+    return merged_over_blocks(x, part, lambda p, q: p + q)
 
 
 def _svals(x: Any) -> np.ndarray | None:
     """Singular values of a 2-d ``x`` (or of its transpose: the same), from a blocked QR."""
     k = x.shape[1]
-    if k * k * 16 * 4 > _budget():
+    if k * k * 16 * 4 > block_budget():
         return None
 
     def merge(p: np.ndarray, q: np.ndarray) -> np.ndarray:
         return np.linalg.qr(np.concatenate([p, q]), mode="r")
 
     with one_blas_thread():
-        r = _merged(x, lambda b: np.linalg.qr(b, mode="r"), merge)
+        r = merged_over_blocks(x, lambda b: np.linalg.qr(b, mode="r"), merge)
     return np.linalg.svd(r, compute_uv=False)
 
 
@@ -79,7 +81,7 @@ def _largest_sval(x: Any) -> Any:
     QR. None where it does not apply (k too big, or squares that overflow).
     """
     k = x.shape[1]
-    if k * k * 16 * 4 > _budget():
+    if k * k * 16 * 4 > block_budget():
         return None
     wide = np.complex128 if x.dtype.kind == "c" else np.float64
 
@@ -90,7 +92,7 @@ def _largest_sval(x: Any) -> Any:
 
     # Overflowing squares are no error: the QR answers then.
     with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
-        g = _merged(x, part, lambda p, q: p + q, temp=16 if x.dtype.kind == "c" else 8)
+        g = merged_over_blocks(x, part, lambda p, q: p + q, temp=16 if x.dtype.kind == "c" else 8)
     if not np.isfinite(g).all():
         return None
     return np.sqrt(max(float(np.linalg.eigvalsh(g)[-1]), 0.0))
@@ -99,10 +101,10 @@ def _largest_sval(x: Any) -> Any:
 @implements(np.linalg.norm)
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
     kw = dict(ord=ord, axis=axis, keepdims=keepdims)
-    if _small(x) or x.ndim > 2 or x.dtype.hasobject:
+    if fits_one_block(x) or x.ndim > 2 or x.dtype.hasobject:
         return numpy_answer(np.linalg.norm, (x,), kw)
     # NumPy's verdict on ord and axis, and the result dtype, on a stand-in.
-    probe = _quiet(lambda: np.linalg.norm(_tiny(x, 2), **kw))
+    probe = without_warnings(lambda: np.linalg.norm(probe_rows(x, 2), **kw))
     if not issubclass(x.dtype.type, np.inexact):
         x = x.astype(float)
     nd = x.ndim
@@ -115,8 +117,8 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         axis = (int(axis),)
     axes = tuple(a % nd for a in axis)
     if len(axes) == 1 and axes[0] != 0:
-        return _rowwise(x, lambda b: np.linalg.norm(b, ord=ord, axis=axes, keepdims=True), axes, keepdims, None)
-    absx = _mapped(x, np.abs, np.asarray(probe).dtype if x.dtype.kind == "c" else x.dtype)
+        return rowwise_result(x, lambda b: np.linalg.norm(b, ord=ord, axis=axes, keepdims=True), axes, keepdims, None)
+    absx = blockwise_map(x, np.abs, np.asarray(probe).dtype if x.dtype.kind == "c" else x.dtype)
     if len(axes) == 1:
         if ord == _INF:
             return absx.max(axis=axes, keepdims=keepdims, initial=0)
@@ -124,11 +126,11 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
             return absx.min(axis=axes, keepdims=keepdims)
         if ord == 0:
             rdt = np.empty(0, x.dtype).real.dtype
-            return _mapped(x, lambda b: (b != 0).astype(rdt), rdt).sum(axis=axes, keepdims=keepdims)
+            return blockwise_map(x, lambda b: (b != 0).astype(rdt), rdt).sum(axis=axes, keepdims=keepdims)
         if ord == 1:
             return absx.sum(axis=axes, keepdims=keepdims)
         if ord is None or ord == 2:
-            sq = _mapped(x, lambda b: (b.conj() * b).real, absx.dtype).sum(axis=axes, keepdims=keepdims)
+            sq = blockwise_map(x, lambda b: (b.conj() * b).real, absx.dtype).sum(axis=axes, keepdims=keepdims)
             return np.sqrt(sq)
         p = ord
 
@@ -137,7 +139,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
             a **= p
             return a
 
-        ret = _mapped(x, powered, absx.dtype).sum(axis=axes, keepdims=keepdims)
+        ret = blockwise_map(x, powered, absx.dtype).sum(axis=axes, keepdims=keepdims)
         ret **= np.reciprocal(p, dtype=ret.dtype)
         return ret
     row_axis, col_axis = axes
@@ -157,7 +159,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
         pick = np.max if ord == _INF else np.min
         ret = pick(absx.sum(axis=col_axis))
     elif ord in (None, "fro", "f"):
-        ret = np.sqrt(_mapped(x, lambda b: (b.conj() * b).real, absx.dtype).sum(axis=axes))
+        ret = np.sqrt(blockwise_map(x, lambda b: (b.conj() * b).real, absx.dtype).sum(axis=axes))
     else:
         return numpy_answer(np.linalg.norm, (x,), kw)
     ret = np.asarray(ret, dtype=np.asarray(probe).dtype)[()]
@@ -171,10 +173,10 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
 
 def _cov_ooc(m: Any, rowvar: bool, bias: bool, ddof: Any, dtype: Any) -> Any:
     """np.cov of (n, k) observations in rows, or None when it is not that case."""
-    if not _ours(m) or _small(m) or not (m.ndim == 1 or (m.ndim == 2 and not rowvar)):
+    if not is_lazy(m) or fits_one_block(m) or not (m.ndim == 1 or (m.ndim == 2 and not rowvar)):
         return None
     k = 1 if m.ndim == 1 else m.shape[1]
-    if k * k * 8 * 4 > _budget() or m.dtype.hasobject:
+    if k * k * 8 * 4 > block_budget() or m.dtype.hasobject:
         return None
     if ddof is not None and ddof != int(ddof):
         raise ValueError("ddof must be integer")
@@ -204,10 +206,10 @@ def _centred_products(m: Any, k: int, dtype: np.dtype) -> np.ndarray:
     true mean, so nothing cancels), then the shift's error corrected with
     the mean of the shifted values: sum (v - d)(v - d)^T = S - n d d^T.
     """
-    tree = _Pairwise(lambda p, q: (p[0] + q[0], p[1] + q[1]))
+    tree = Pairwise(lambda p, q: (p[0] + q[0], p[1] + q[1]))
     shift = None
     n = 0
-    for _, b in _blocks(m, 2 * np.dtype(dtype).itemsize):
+    for _, b in budget_blocks(m, 2 * np.dtype(dtype).itemsize):
         v = np.array(b, dtype=dtype).reshape(len(b), k)
         if shift is None:
             shift = v.mean(axis=0)

@@ -33,9 +33,10 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from lazyarr import order_stats
-from lazyarr.numpy_functions import _NOVALUE, _blocks, _given, _merged, _ours, _quiet, _small, _tiny
-from lazyarr.numpy_functions import implements, numpy_answer
-from lazyarr.reduce import _Pairwise
+from lazyarr.numpy_functions import (NOVALUE, budget_blocks, fits_one_block, given_kwargs, implements,
+                                     is_lazy, merged_over_blocks, numpy_answer, probe_rows,
+                                     without_warnings)
+from lazyarr.reduce import Pairwise
 
 #: NumPy's histogram sums weighted counts over runs of this many elements.
 _NP_BLOCK = 65536
@@ -43,13 +44,13 @@ _NP_BLOCK = 65536
 
 def _flat_blocks(x: Any):
     """(flat offset, 1-d block) over ``x`` in C order."""
-    for start, b in _blocks(x):
+    for start, b in budget_blocks(x):
         b = np.asarray(b)
         yield start * (b.size // max(len(b), 1)) if b.ndim else 0, b.reshape(-1)
 
 
 def _minmax(x: Any) -> tuple[Any, Any]:
-    return _merged(x, lambda b: (b.min(), b.max()), lambda p, q: (np.minimum(p[0], q[0]), np.maximum(p[1], q[1])))
+    return merged_over_blocks(x, lambda b: (b.min(), b.max()), lambda p, q: (np.minimum(p[0], q[0]), np.maximum(p[1], q[1])))
 
 
 def _edges_from_data(a: Any, bins: Any, range: Any) -> tuple[np.ndarray, Any]:
@@ -75,18 +76,18 @@ def _check_weights(a: Any, weights: Any) -> Any:
 @implements(np.histogram_bin_edges)
 def histogram_bin_edges(a: Any, bins: Any = 10, range: Any = None, weights: Any = None) -> np.ndarray:
     kw = dict(bins=bins, range=range, weights=weights)
-    if _small(a) or a.dtype.kind not in "biuf" or isinstance(bins, str):
+    if fits_one_block(a) or a.dtype.kind not in "biuf" or isinstance(bins, str):
         return numpy_answer(np.histogram_bin_edges, (a,), kw)
     _check_weights(a, weights)
     if np.ndim(bins) != 0:
-        return np.histogram_bin_edges(_tiny(a), bins, range=range)  # the edges given, checked
+        return np.histogram_bin_edges(probe_rows(a), bins, range=range)  # the edges given, checked
     return _edges_from_data(a, bins, range)[0]
 
 
 @implements(np.histogram)
 def histogram(a: Any, bins: Any = 10, range: Any = None, density: Any = None, weights: Any = None) -> Any:
     kw = dict(bins=bins, range=range, density=density, weights=weights)
-    if _small(a) or a.dtype.kind not in "biuf" or isinstance(bins, str) or _ours(bins):
+    if fits_one_block(a) or a.dtype.kind not in "biuf" or isinstance(bins, str) or is_lazy(bins):
         return numpy_answer(np.histogram, (a,), kw)
     weights = _check_weights(a, weights)
     np.histogram(np.zeros(0, a.dtype), bins=bins, range=range)  # NumPy's argument errors
@@ -113,11 +114,11 @@ def _weighted_counts(a: Any, weights: Any, call: dict) -> np.ndarray:
     # does this, carrying a partial run from one block to the next.
     n = None
     carry_a = carry_w = None
-    wflat = weights if _ours(weights) else np.asarray(weights).reshape(-1)
+    wflat = weights if is_lazy(weights) else np.asarray(weights).reshape(-1)
     row = a.size // a.shape[0]
-    for start, b in _blocks(a):
+    for start, b in budget_blocks(a):
         b = np.asarray(b).reshape(-1)
-        if _ours(weights):
+        if is_lazy(weights):
             w = np.asarray(weights[start : start + len(b) // row]).reshape(-1)
         else:
             w = wflat[start * row : start * row + len(b)]
@@ -142,7 +143,7 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False, re
            axis: Any = None, *, equal_nan: bool = True, sorted: bool = True) -> Any:
     kw = dict(return_index=return_index, return_inverse=return_inverse, return_counts=return_counts,
               axis=axis, equal_nan=equal_nan, sorted=sorted)
-    if _small(ar) or axis is not None or not sorted or ar.dtype.kind not in "biufcUS" \
+    if fits_one_block(ar) or axis is not None or not sorted or ar.dtype.kind not in "biufcUS" \
             or (return_inverse and not equal_nan and ar.dtype.kind in "fc"):
         return numpy_answer(np.unique, (ar,), kw)
     if ar.dtype.kind in "biu" and ar.dtype.itemsize <= 2 and not return_index:
@@ -204,7 +205,7 @@ def _merged_uniques(ar: Any, equal_nan: bool) -> tuple[np.ndarray, np.ndarray, n
     def merge(p: tuple, q: tuple) -> tuple:
         return dedupe(*(np.concatenate([s, t]) for s, t in zip(p, q)))
 
-    tree = _Pairwise(merge)
+    tree = Pairwise(merge)
     for start, b in _flat_blocks(ar):
         tree.push(dedupe(b, np.arange(start, start + len(b), dtype=np.intp), np.ones(len(b), np.intp)))
     return tree.result()
@@ -216,19 +217,19 @@ def _merged_uniques(ar: Any, equal_nan: bool) -> tuple[np.ndarray, np.ndarray, n
 @implements(np.median)
 def median(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False, keepdims: bool = False) -> Any:
     kw = dict(axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
-    if _small(a) or not order_stats.supported(a, axis):
+    if fits_one_block(a) or not order_stats.supported(a, axis):
         return _by_rows_or_numpy(np.median, a, axis, kw)
-    _quiet(lambda: np.median(_tiny(a), **dict(kw, out=None)))
+    without_warnings(lambda: np.median(probe_rows(a), **dict(kw, out=None)))
     return order_stats.median(a, axis, out, keepdims)
 
 
 @implements(np.nanmedian)
 def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
-              keepdims: Any = _NOVALUE) -> Any:
-    kw = dict(axis=axis, out=out, overwrite_input=overwrite_input, **_given(keepdims=keepdims))
-    if _small(a) or not order_stats.supported(a, axis):
+              keepdims: Any = NOVALUE) -> Any:
+    kw = dict(axis=axis, out=out, overwrite_input=overwrite_input, **given_kwargs(keepdims=keepdims))
+    if fits_one_block(a) or not order_stats.supported(a, axis):
         return _by_rows_or_numpy(np.nanmedian, a, axis, kw)
-    _quiet(lambda: np.nanmedian(_tiny(a), **dict(kw, out=None)))
+    without_warnings(lambda: np.nanmedian(probe_rows(a), **dict(kw, out=None)))
     if a.dtype.kind not in "fc":
         return median(a, axis, out, overwrite_input, keepdims is True)
     return order_stats.median(a, axis, out, keepdims is True, nan=True)
@@ -236,7 +237,7 @@ def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool =
 
 def _by_rows_or_numpy(func: Any, a: Any, axis: Any, kw: dict, q: tuple = ()) -> Any:
     """Reduced axes without axis 0: each block's rows are NumPy's own; else NumPy's answer."""
-    if _small(a) or kw.get("out") is not None or a.dtype.kind not in "biuf" or kw.get("weights") is not None:
+    if fits_one_block(a) or kw.get("out") is not None or a.dtype.kind not in "biuf" or kw.get("weights") is not None:
         return numpy_answer(func, (a,) + q, kw)
     axes = tuple(range(a.ndim)) if axis is None else normalize_axis_tuple(axis, a.ndim)
     if 0 in axes:
@@ -246,7 +247,7 @@ def _by_rows_or_numpy(func: Any, a: Any, axis: Any, kw: dict, q: tuple = ()) -> 
     parts = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for _, b in _blocks(a):
+        for _, b in budget_blocks(a):
             parts.append(np.asarray(func(np.asarray(b), *q, **dict(kw, keepdims=True))))
     for w in {(w.category, str(w.message)) for w in caught}:
         warnings.warn(w[1], w[0], stacklevel=4)
@@ -258,14 +259,14 @@ def _by_rows_or_numpy(func: Any, a: Any, axis: Any, kw: dict, q: tuple = ()) -> 
 
 def _make_quantile(func: Any, percent: bool, nan: bool) -> Any:
     def impl(a: Any, q: Any, axis: Any = None, out: Any = None, overwrite_input: bool = False,
-             method: str = "linear", keepdims: Any = False if not nan else _NOVALUE, *,
+             method: str = "linear", keepdims: Any = False if not nan else NOVALUE, *,
              weights: Any = None) -> Any:
         kw = dict(axis=axis, out=out, overwrite_input=overwrite_input, method=method, weights=weights,
-                  **_given(keepdims=keepdims))
-        if _small(a) or weights is not None or not order_stats.supported(a, axis) or _ours(q):
+                  **given_kwargs(keepdims=keepdims))
+        if fits_one_block(a) or weights is not None or not order_stats.supported(a, axis) or is_lazy(q):
             return _by_rows_or_numpy(func, a, axis, kw, (q,))
         # NumPy's verdict on q, method and axis, and the result type, first.
-        _quiet(lambda: func(_tiny(a), q, **dict(kw, out=None)))
+        without_warnings(lambda: func(probe_rows(a), q, **dict(kw, out=None)))
         weak_q = type(q) in (int, float)
         qq = np.asanyarray(np.true_divide(q, 100) if percent else q)
         return order_stats.quantile(a, qq, axis, out, method, keepdims is True, weak_q,

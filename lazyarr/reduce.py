@@ -127,7 +127,7 @@ def _row_blocks(x: Any, rows: int, prefetch: bool) -> Iterator[tuple[int, np.nda
             del block
 
 
-class _Pairwise:
+class Pairwise:
     """Merge a stream of partial results as a balanced binary tree.
 
     Holds O(log n) partials; earlier partials always come first in a merge
@@ -270,7 +270,7 @@ def _merged(x: Any, name: str, axes: tuple[int, ...], rows: int, extra: dict,
             initial: Any = _NOVALUE) -> np.ndarray:
     """Reduce across axis 0: per-block keepdims results merged pairwise."""
     fn, ufunc = getattr(np, name), _MERGE[name]
-    tree = _Pairwise(lambda a, b: ufunc(a, b, out=a) if a.dtype == b.dtype else ufunc(a, b))
+    tree = Pairwise(lambda a, b: ufunc(a, b, out=a) if a.dtype == b.dtype else ufunc(a, b))
     for start, block in row_blocks(x, rows):
         kw = dict(extra)
         if start == 0 and initial is not _NOVALUE:
@@ -305,7 +305,7 @@ def _arg_across(x: Any, name: str, axis: Any, rows: int, kshape: tuple[int, ...]
         take = better(vb, va) | (np.isnan(vb) & ~np.isnan(va)) if va.dtype.kind in "fc" else better(vb, va)
         return np.where(take, ib, ia), np.where(take, vb, va)
 
-    tree = _Pairwise(merge)
+    tree = Pairwise(merge)
     for start, block in row_blocks(x, rows):
         if axis is None:
             i = getattr(block, name)()
@@ -361,7 +361,7 @@ def _var_across(x: Any, name: str, axes: tuple[int, ...], dtype: Any, out: Any,
                 keepdims: bool, ddof: Any, rows: int) -> Any:
     adt = x.dtype
     acc = _acc_dtype("var", dtype, adt)
-    tree = _Pairwise(_chan)
+    tree = Pairwise(_chan)
     for _, block in row_blocks(x, rows):
         tree.push(_block_moments(block, axes, acc))
     rcount, _, m2 = tree.result()

@@ -327,8 +327,14 @@ def append_small(node: Any, rows: np.ndarray) -> bool:
     return True
 
 
-def flush_tail(node: Any) -> None:
-    """Write ``node``'s buffered partial chunk, if any. Caller holds the lock."""
+def flush_tail(node: Any, fixed: bool = True) -> None:
+    """Write ``node``'s buffered partial chunk, if any. Caller holds the lock.
+
+    ``fixed=False`` (an array created in one go) stores it compressed: a
+    small array would otherwise be one padded, uncompressed chunk. Its first
+    rewrite by a later append then changes its length once (the window the
+    comment below describes, until the next flush).
+    """
     tails = _tails(node._v_file)
     t = tails.get(node._v_pathname) if tails else None
     if t is not None and t.dirty:
@@ -341,8 +347,8 @@ def flush_tail(node: Any) -> None:
             # the file), while the flushed chunk index still points there:
             # a kill before the next flush then lost every flushed row of
             # the chunk (measured: 5 kill -9 trials in 12).
-            write_rows(node, t.w, t.start, t.buf[: t.n], True)
-            t.fixed = True
+            write_rows(node, t.w, t.start, t.buf[: t.n], fixed)
+            t.fixed = fixed
         t.dirty = False
         _b2blocks.forget(node)
 

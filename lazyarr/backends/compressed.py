@@ -299,7 +299,7 @@ class CompressedBackend(PyTablesBackend):
                 if data is not None:
                     try:
                         _append_rows(node, data)
-                        _b2write.flush_tail(node)
+                        _b2write.flush_tail(node, fixed=False)
                     finally:
                         # Written, or failed (the caller removes the node).
                         _b2write.drop_tail(node)
