@@ -36,6 +36,7 @@ from lazyarr.backends._pytables import (
 )
 from lazyarr.backends.base import HDF5_LOCK, register_backend
 from lazyarr.backends.ragged_base import RaggedBackendBase, clear_vl_tail, meta_earray
+from lazyarr.core.selection import runs
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,16 +100,14 @@ class RaggedVLBackend(RaggedBackendBase):
         idx = np.asarray(idx, dtype=np.int64)
         if len(idx) == 0:
             return []
-        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-        firsts = np.concatenate(([0], breaks)).tolist()
-        lasts = np.append(breaks, len(idx)).tolist()
+        starts, stops = runs(idx)
         rows: list[np.ndarray] = []
         with HDF5_LOCK, quiet(), hdf5_errors(f"reading {self._where()}"):
             nodes = self._nodes()
             shapes = self._read_meta("shapes", idx)
             data = nodes["data"]
-            for f, l in zip(firsts, lasts):
-                rows.extend(data.read(int(idx[f]), int(idx[l - 1]) + 1))
+            for a, b in zip(starts.tolist(), stops.tolist()):
+                rows.extend(data.read(a, b))
         sizes = np.prod(shapes, axis=1)
         lens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         bad = np.flatnonzero(lens != sizes)

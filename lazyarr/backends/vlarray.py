@@ -32,6 +32,7 @@ import tables
 from lazyarr.backends._pytables import check_dtype, hdf5_errors, node_dtype, quiet
 from lazyarr.backends.base import HDF5_LOCK, register_backend
 from lazyarr.backends.ragged_base import RaggedBackendBase, clear_vl_tail
+from lazyarr.core.selection import runs
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,14 +126,12 @@ class VLArrayBackend(RaggedBackendBase):
         idx = np.asarray(idx, dtype=np.int64)
         if len(idx) == 0:
             return []
-        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-        firsts = np.concatenate(([0], breaks)).tolist()
-        lasts = np.append(breaks, len(idx)).tolist()
+        starts, stops = runs(idx)
         rows: list[np.ndarray] = []
         with HDF5_LOCK, quiet(), hdf5_errors(f"reading {self._where()}"):
             data = self._nodes()["data"]
-            for f, l in zip(firsts, lasts):
-                rows.extend(data.read(int(idx[f]), int(idx[l - 1]) + 1))
+            for a, b in zip(starts.tolist(), stops.tolist()):
+                rows.extend(data.read(a, b))
         return [self._native(np.asarray(r)) for r in rows]
 
     def check_item_shape(self, shape: tuple[int, ...], j: int) -> None:
