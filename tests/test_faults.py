@@ -534,13 +534,7 @@ def test_heavy_full_disk_margins(heavy, tmp_path, op, margin):
 
 
 def test_heavy_corruption_storm(heavy, tmp_path):
-    path = str(tmp_path / "storm.h5")
-    with la.open(path, "w") as s:
-        s.create_array("x", F.expected_rows("compressed", 0, 300), chunks=(64, 5))
-        r = s.create_ragged("r", dtype="float64", item_ndim=2)
-        r.extend(F.expected_items("ragged-offsets", 0, 50))
-    with open(path, "rb") as fh:
-        pristine = fh.read()
+    path, pristine = _storm_file(tmp_path)
     rng = np.random.default_rng(14)
     c = F.corrupt_storm(path, pristine, rng.integers(0, len(pristine), 700))
     c += F.corrupt_storm(path, pristine, rng.integers(0, len(pristine), 300), width=8)

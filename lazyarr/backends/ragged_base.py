@@ -26,6 +26,7 @@ from lazyarr.backends._pytables import (
 )
 from lazyarr.backends.base import HDF5_LOCK, FileNodeBackend
 from lazyarr.backends.compressed import make_filters
+from lazyarr.core.selection import runs
 from lazyarr.errors import BackendError, CorruptStoreError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -501,6 +502,16 @@ def check_create_args(dtype: Any, item_ndim: Any, expected_items: Any) -> tuple[
     ):
         raise ValueError(f"expected_items must be a non-negative int, got {expected_items!r}")
     return dt, int(item_ndim)
+
+
+def read_vl_rows(data: Any, idx: np.ndarray) -> list[np.ndarray]:
+    """Rows ``idx`` (sorted, unique) of the VLArray ``data``: one ``read`` per
+    run of consecutive rows. Caller holds the lock."""
+    starts, stops = runs(idx)
+    rows: list[np.ndarray] = []
+    for a, b in zip(starts.tolist(), stops.tolist()):
+        rows.extend(data.read(a, b))
+    return rows
 
 
 def clear_vl_tail(node: Any) -> None:

@@ -35,8 +35,7 @@ from lazyarr.backends._pytables import (
     node_dtype,
 )
 from lazyarr.backends.base import HDF5_LOCK, register_backend
-from lazyarr.backends.ragged_base import RaggedBackendBase, clear_vl_tail, meta_earray
-from lazyarr.core.selection import runs
+from lazyarr.backends.ragged_base import RaggedBackendBase, clear_vl_tail, meta_earray, read_vl_rows
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,14 +99,10 @@ class RaggedVLBackend(RaggedBackendBase):
         idx = np.asarray(idx, dtype=np.int64)
         if len(idx) == 0:
             return []
-        starts, stops = runs(idx)
-        rows: list[np.ndarray] = []
         with HDF5_LOCK, quiet(), hdf5_errors(f"reading {self._where()}"):
             nodes = self._nodes()
             shapes = self._read_meta("shapes", idx)
-            data = nodes["data"]
-            for a, b in zip(starts.tolist(), stops.tolist()):
-                rows.extend(data.read(a, b))
+            rows = read_vl_rows(nodes["data"], idx)
         sizes = np.prod(shapes, axis=1)
         lens = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         bad = np.flatnonzero(lens != sizes)

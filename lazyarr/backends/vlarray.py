@@ -31,8 +31,7 @@ import tables
 
 from lazyarr.backends._pytables import check_dtype, hdf5_errors, node_dtype, quiet
 from lazyarr.backends.base import HDF5_LOCK, register_backend
-from lazyarr.backends.ragged_base import RaggedBackendBase, clear_vl_tail
-from lazyarr.core.selection import runs
+from lazyarr.backends.ragged_base import RaggedBackendBase, clear_vl_tail, read_vl_rows
 from lazyarr.errors import BackendError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -126,12 +125,8 @@ class VLArrayBackend(RaggedBackendBase):
         idx = np.asarray(idx, dtype=np.int64)
         if len(idx) == 0:
             return []
-        starts, stops = runs(idx)
-        rows: list[np.ndarray] = []
         with HDF5_LOCK, quiet(), hdf5_errors(f"reading {self._where()}"):
-            data = self._nodes()["data"]
-            for a, b in zip(starts.tolist(), stops.tolist()):
-                rows.extend(data.read(a, b))
+            rows = read_vl_rows(self._nodes()["data"], idx)
         return [self._native(np.asarray(r)) for r in rows]
 
     def check_item_shape(self, shape: tuple[int, ...], j: int) -> None:
