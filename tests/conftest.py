@@ -35,7 +35,10 @@ settings.register_profile(
     # HDF5 reads time differently on a loaded CI machine; a deadline there
     # only produces flaky failures, never a bug.
     deadline=None,
-    max_examples=50,
+    # 35, not 50: the README's test command took 555-602 s of its 600 on the
+    # quiet machine with 50 (4,338 tests). Pinned @examples always run; the
+    # dev (100) and heavy (4,000) profiles search wider.
+    max_examples=35,
     database=None,
     print_blob=True,
     suppress_health_check=_SUPPRESSED,
