@@ -52,6 +52,7 @@ from lazyarr.backends._hdf5 import (
     quiet,
     summary,
 )
+from lazyarr.backends._hdf5_sane import precheck_file
 from lazyarr.backends._mmap import drop_maps
 from lazyarr.errors import ClosedError, CorruptStoreError, StorageError
 
@@ -165,6 +166,11 @@ def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
             ok = False
         if not ok:
             raise CorruptStoreError(f"{path!r} is not an HDF5 file (or its header is corrupt)")
+        if not driver_kw:
+            # Before PyTables parses the root group's attributes unchecked
+            # (a flipped byte there crashed the process, issue 14). The
+            # caller holds HDF5_LOCK.
+            precheck_file(path)
     try:
         with quiet():
             # A new file whose freed space is never reused (see

@@ -358,14 +358,12 @@ def _storm_file(tmp_path):
 # Fletcher32 for that chunk and returns its stored bytes as values
 # (PyTables' own reads too). Byte 113 (root group metadata) segfaults the
 # reading process inside HDF5.
-@pytest.mark.xfail(strict=True, reason="open: chunk filter masks are not checked (issue 14)")
 def test_a_flipped_filter_mask_is_not_silently_wrong(tmp_path):
     path, pristine = _storm_file(tmp_path)
     c = F.corrupt_storm(path, pristine, [1899])
     assert c["wrong"] == 0 and c["crash"] == 0, c
 
 
-@pytest.mark.xfail(strict=True, reason="open: a crash inside HDF5 on this root-group flip")
 def test_a_flipped_root_group_byte_does_not_crash(tmp_path):
     path, pristine = _storm_file(tmp_path)
     c = F.corrupt_storm(path, pristine, [113])

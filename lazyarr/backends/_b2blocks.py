@@ -55,6 +55,7 @@ import blosc2
 import msgpack
 import numpy as np
 
+from lazyarr.backends._hdf5_sane import chunk_info
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
 from lazyarr.core.support import project
@@ -406,7 +407,7 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     if todo:
         with HDF5_LOCK:
             for coords in todo:
-                info = node.chunk_info(coords)
+                info = chunk_info(node, coords)  # checked: issue 14's index flips
                 index[coords] = (info.offset, info.size, info.filter_mask)
     row_bytes = dtype.itemsize * math.prod(cs[1:])
     batch = _Batch(out, cs, dtype, row_bytes)

@@ -44,6 +44,7 @@ import numpy as np
 
 from lazyarr.backends._checksum import corrupt_chunk, verify_chunk
 from lazyarr.backends._hdf5 import hdf5_errors
+from lazyarr.backends._hdf5_sane import chunk_info
 from lazyarr.backends import _b2blocks
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, runs, selection_shape
@@ -221,7 +222,7 @@ def _fetch(node: Any, coords: tuple[int, ...], buf: bytearray) -> tuple[Any, byt
     """The raw bytes of one chunk (a view into ``buf``, grown when too small);
     :data:`MISSING` when it is not in storage; None when PyTables must read
     it. Returns them with the buffer. Caller holds the lock."""
-    info = node.chunk_info(coords)
+    info = chunk_info(node, coords)  # checked: issue 14's index flips
     if info.offset is None:
         return MISSING, buf
     if info.filter_mask:

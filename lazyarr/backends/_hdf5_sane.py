@@ -1,0 +1,301 @@
+"""Checked reads of the HDF5 metadata PyTables parses without checking.
+
+PyTables reads some metadata without looking at what HDF5 returns: a
+flipped byte in the attribute messages of the root group (a version 1
+object header, which carries no checksum) made ``tables.open_file`` die
+with SIGSEGV inside ``read_f_attr`` (issue 14), where h5py, making the
+same HDF5 calls but checking each, raised. :func:`precheck_file` makes
+those calls first, through the HDF5 library PyTables is linked with, and
+checks every return value: the object header of each group and dataset
+opens, its attributes iterate, each attribute's type, space and value
+read, and no value claims more bytes than the file holds. Any failure is a
+:class:`lazyarr.CorruptStoreError`; a file that passes is handed to
+PyTables.
+
+:func:`check_chunk_index` checks the chunk index of one dataset (a
+version 1 B-tree, no checksum either): a flipped key there moved a chunk
+off its place, so HDF5 reported the chunk missing and reads returned the
+fill value, or set its filter mask, so HDF5 skipped Blosc2 and Fletcher32
+and returned stored bytes as values.
+
+Examples
+--------
+>>> import numpy as np, lazyarr as la, tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "ok.h5")
+>>> with la.open(path, "w") as s:
+...     _ = s.create_array("x", np.arange(10.0))
+>>> precheck_file(path)
+True
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import weakref
+from typing import Any
+
+import tables
+
+from lazyarr.backends._hdf5 import _LIB, ATTR_BACKEND, _hid, hdf5_errors
+from lazyarr.errors import CorruptStoreError
+
+__all__ = ["precheck_file", "check_chunk_index", "chunk_info"]
+
+_c = ctypes
+_HID = _c.c_int64
+# H5Aiterate2's and H5Ovisit3's callbacks: (location, name, info, data) -> herr_t.
+_ITER = _c.CFUNCTYPE(_c.c_int, _HID, _c.c_char_p, _c.c_void_p, _c.c_void_p)
+# H5Dchunk_iter's: (offset[], filter mask, address, size, data) -> int.
+_CHUNK = _c.CFUNCTYPE(_c.c_int, _c.POINTER(_c.c_uint64), _c.c_uint, _c.c_uint64,
+                      _c.c_uint64, _c.c_void_p)
+_H5T_STRING, _H5T_VLEN = 3, 9
+_H5F_CLOSE_STRONG = 3
+_H5O_INFO_BASIC = 1
+_H5O_TYPE_DATASET = 1
+_UNDEF = 2**64 - 1  # HADDR_UNDEF
+
+if _LIB is not None:
+    for _fn in ("H5Fopen", "H5Oopen", "H5Aopen", "H5Aget_type", "H5Aget_space", "H5Dopen2",
+                "H5Dget_space", "H5Dget_create_plist", "H5Pcreate", "H5Sget_simple_extent_npoints"):
+        getattr(_LIB, _fn).restype = _c.c_int64
+    _LIB.H5Tget_size.restype = _c.c_size_t
+    _LIB.H5Tis_variable_str.restype = _c.c_int
+
+
+class _Failed(Exception):
+    """A checked HDF5 call failed: what was being read."""
+
+
+def _ok(status: int, what: str) -> int:
+    if status < 0:
+        _LIB.H5Eclear2(_hid(0))
+        raise _Failed(what)
+    return status
+
+
+class _Walk:
+    """One pass over a file's objects and attributes (see the module docstring)."""
+
+    def __init__(self, fid: int, size: int) -> None:
+        self.fid, self.size = fid, size
+        self.failed: str | None = None
+        self.where = "/"
+        # Kept on the instance: ctypes needs the callbacks alive while HDF5 runs them.
+        self._attr_cb = _ITER(self._attr)
+        self._obj_cb = _ITER(self._obj)
+
+    def _attr(self, loc: int, name: bytes, info: Any, data: Any) -> int:
+        try:
+            self.attribute(loc, name)
+        except _Failed as exc:
+            self.failed = f"{exc} of attribute {name!r} of {self.where!r}"
+            return -1
+        return 0
+
+    def attribute(self, loc: int, name: bytes) -> None:
+        aid = _ok(_LIB.H5Aopen(_hid(loc), name, _hid(0)), "opening")
+        tid = sid = -1
+        try:
+            tid = _ok(_LIB.H5Aget_type(_hid(aid)), "reading the type")
+            sid = _ok(_LIB.H5Aget_space(_hid(aid)), "reading the dataspace")
+            n = _ok(_LIB.H5Sget_simple_extent_npoints(_hid(sid)), "reading the dataspace")
+            width = _LIB.H5Tget_size(_hid(tid))
+            if width == 0:
+                _ok(-1, "reading the type")
+            cls = _LIB.H5Tget_class(_hid(tid))
+            variable = cls == _H5T_VLEN or (
+                cls == _H5T_STRING and _ok(_LIB.H5Tis_variable_str(_hid(tid)), "reading the type"))
+            if not variable and n * width > self.size:
+                raise _Failed(f"a value of {n * width} bytes in a file of {self.size}: reading")
+            if n * width > 2**28:
+                return  # fits in the file, and PyTables reads it checked; too big to read twice
+            buf = _c.create_string_buffer(max(1, n * width))
+            _ok(_LIB.H5Aread(_hid(aid), _hid(tid), buf), "reading the value")
+            if variable:
+                _LIB.H5Treclaim(_hid(tid), _hid(sid), _hid(0), buf)
+        finally:
+            for close, h in ((_LIB.H5Sclose, sid), (_LIB.H5Tclose, tid), (_LIB.H5Aclose, aid)):
+                if h >= 0:
+                    close(_hid(h))
+
+    def attributes(self, oid: int) -> None:
+        status = _LIB.H5Aiterate2(_hid(oid), 0, 2, None, self._attr_cb, None)  # by name, native
+        if status < 0:
+            _LIB.H5Eclear2(_hid(0))
+            raise _Failed(self.failed or f"iterating over the attributes of {self.where!r}")
+
+    def _obj(self, loc: int, name: bytes, info: Any, data: Any) -> int:
+        if name == b".":
+            return 0  # the root group: checked first
+        self.where = "/" + name.decode(errors="replace")
+        try:
+            oid = _ok(_LIB.H5Oopen(_hid(loc), name, _hid(0)), f"opening {self.where!r}")
+            try:
+                self.attributes(oid)
+            finally:
+                _LIB.H5Oclose(_hid(oid))
+        except _Failed as exc:
+            self.failed = str(exc)
+            return -1
+        return 0
+
+    def run(self) -> None:
+        root = _ok(_LIB.H5Oopen(_hid(self.fid), b"/", _hid(0)), "opening the root group")
+        try:
+            self.attributes(root)
+            self.failed = None
+            status = _LIB.H5Ovisit3(_hid(root), 0, 2, self._obj_cb, None, _c.c_uint(_H5O_INFO_BASIC))
+            if status < 0:
+                _LIB.H5Eclear2(_hid(0))
+                raise _Failed(self.failed or f"walking the groups (at the object after {self.where!r})")
+        finally:
+            _LIB.H5Oclose(_hid(root))
+
+
+#: Files that passed, by (path, size, mtime): a reopen does not check again.
+_PASSED: dict[tuple[str, int, int], bool] = {}
+
+
+def precheck_file(path: str) -> bool:
+    """Raise CorruptStoreError when HDF5 fails on metadata PyTables parses unchecked.
+
+    True when the file passed, False when the check could not run (no
+    library, or HDF5 would not open the file read-only here: locked by a
+    writer, say; PyTables then reports why itself). Caller holds
+    :data:`lazyarr.backends._hdf5.HDF5_LOCK`.
+    """
+    if _LIB is None:  # pragma: no cover - unusual builds
+        return False
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key in _PASSED:
+        return True
+    _LIB.H5open()
+    fapl = _LIB.H5Pcreate(_HID.in_dll(_LIB, "H5P_CLS_FILE_ACCESS_ID_g"))
+    if fapl < 0:  # pragma: no cover
+        _LIB.H5Eclear2(_hid(0))
+        return False
+    try:
+        # Strong close: nothing of this pass stays open under PyTables' handle.
+        _LIB.H5Pset_fclose_degree(_hid(fapl), _c.c_int(_H5F_CLOSE_STRONG))
+        fid = _LIB.H5Fopen(os.fsencode(path), _c.c_uint(0), _hid(fapl))  # read-only
+    finally:
+        _LIB.H5Pclose(_hid(fapl))
+    if fid < 0:
+        _LIB.H5Eclear2(_hid(0))
+        return False
+    try:
+        _Walk(fid, st.st_size).run()
+    except _Failed as exc:
+        raise CorruptStoreError(f"{path!r}: the file's metadata is corrupt (HDF5 failed "
+                                f"{exc})") from None
+    finally:
+        _LIB.H5Fclose(_hid(fid))
+        _LIB.H5Eclear2(_hid(0))
+    _PASSED[key] = True
+    return True
+
+
+def _nfilters(node: Any) -> int:
+    dcpl = _LIB.H5Dget_create_plist(_hid(node._v_objectid))
+    if dcpl < 0:  # pragma: no cover
+        _LIB.H5Eclear2(_hid(0))
+        return 32
+    try:
+        return max(0, _LIB.H5Pget_nfilters(_hid(dcpl)))
+    finally:
+        _LIB.H5Pclose(_hid(dcpl))
+
+
+def _strict(node: Any) -> bool:
+    """Whether no filter of ``node`` may be skipped: Fletcher32 never is
+    (HDF5 adds it as mandatory), and lazyarr stores every chunk of its own
+    arrays (and ragged arrays' columns) with every filter."""
+    if node.filters.fletcher32:
+        return True
+    return any(ATTR_BACKEND in n._v_attrs._v_attrnamesuser for n in (node, node._v_parent))
+
+
+def check_chunk_index(node: Any, where: str) -> None:
+    """CorruptStoreError unless every chunk ``node`` stores sits on its grid,
+    inside its extent, once, within the file, with no filter skipped that
+    may not be (see :func:`_strict`; none beyond its pipeline ever).
+
+    Cheap enough to run once per node on the first sign of trouble (a chunk
+    reported missing or with filters skipped), which is where
+    :func:`chunk_info` calls it. Caller holds the HDF5 lock.
+    """
+    if _LIB is None:  # pragma: no cover
+        return
+    allowed = 0 if _strict(node) else (1 << _nfilters(node)) - 1
+    shape = tuple(int(n) for n in node.shape)
+    cs = tuple(int(c) for c in node.chunkshape)
+    eof = os.path.getsize(node._v_file.filename)
+    seen: set[tuple[int, ...]] = set()
+    bad: list[str] = []
+
+    def one(offset: Any, mask: int, addr: int, size: int, data: Any) -> int:
+        at = tuple(offset[i] for i in range(len(cs)))
+        if any(o % c or o >= max(n, 1) for o, c, n in zip(at, cs, shape)):
+            bad.append(f"a chunk at {at}, off the chunk grid {cs} of shape {shape}")
+        elif at in seen:
+            bad.append(f"chunk {at} stored twice")
+        elif mask & ~allowed:
+            bad.append(f"chunk {at} says its filters were skipped (mask {mask:#x})")
+        elif addr == _UNDEF or addr + size > eof:
+            bad.append(f"chunk {at} lies past the end of the file")
+        seen.add(at)
+        return 1 if bad else 0
+
+    cb = _CHUNK(one)
+    status = _LIB.H5Dchunk_iter(_hid(node._v_objectid), _hid(0), cb, None)
+    if status < 0:
+        _LIB.H5Eclear2(_hid(0))
+        bad.append("its chunk index cannot be walked")
+    if bad:
+        raise CorruptStoreError(f"{where}: the chunk index is corrupt: {bad[0]}")
+
+
+#: Nodes whose chunk index passed :func:`check_chunk_index` (a missing
+#: chunk of theirs is one never written: the fill value).
+_INDEX_OK: weakref.WeakSet = weakref.WeakSet()
+
+
+def _where(node: Any) -> str:
+    return f"reading {node._v_pathname!r} from {node._v_file.filename!r}"
+
+
+def chunk_info(node: Any, coords: tuple[int, ...]) -> Any:
+    """``node.chunk_info(coords)``, checked: a chunk reported missing or with
+    filters skipped on a node whose chunk index is corrupt (see
+    :func:`check_chunk_index`), and any HDF5 failure, raise a lazyarr error
+    naming file and node. Caller holds the HDF5 lock.
+    """
+    try:
+        info = node.chunk_info(coords)
+    except tables.HDF5ExtError:
+        check_chunk_index(node, _where(node))  # the likely cause, said plainly
+        with hdf5_errors(_where(node)):
+            info = node.chunk_info(coords)
+    if (info.offset is None or info.filter_mask) and node not in _INDEX_OK:
+        check_chunk_index(node, _where(node))
+        _INDEX_OK.add(node)
+    elif info.offset is not None and info.offset + info.size > _EOF.get(node._v_file.filename, 0):
+        # A size flipped in the index would have the reader allocate it
+        # (1.5 GB for a 20 KB file, issue 14): the file's size bounds it.
+        name = node._v_file.filename
+        try:
+            _EOF[name] = os.path.getsize(name)
+        except OSError:  # a file in memory (the core driver): HDF5 checks it
+            return info
+        if info.offset + info.size > _EOF[name]:
+            raise CorruptStoreError(f"{_where(node)}: the chunk index is corrupt: chunk "
+                                    f"{tuple(coords)} claims bytes {info.offset}..."
+                                    f"{info.offset + info.size} of a file of {_EOF[name]}")
+    return info
+
+
+#: The size of each file last seen by :func:`chunk_info` (files only grow
+#: while open; a chunk past it makes it look again).
+_EOF: dict[str, int] = {}
