@@ -45,6 +45,7 @@ from lazyarr.backends._hdf5 import (
     hdf5_errors,
     quiet,
 )
+from lazyarr.backends._hdf5_sane import precheck_node
 from lazyarr.backends._pytables import check_dtype
 from lazyarr.backends.base import backend_class, backend_kinds
 from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (registers)
@@ -164,6 +165,8 @@ def walk(group: Any) -> Iterator[Any]:
     """Every node under ``group``, depth first in name order (arrays stored
     as groups count as one node: their columns are not listed)."""
     for name in sorted(group._v_children):
+        # Before PyTables loads (and parses) the child (issue 14).
+        precheck_node(group._v_file, group._v_pathname.rstrip("/") + "/" + name)
         child = group._v_children[name]
         yield child
         if is_group(child):
@@ -177,6 +180,7 @@ def open_backend(ref: Any, path: str, node: Any = None) -> Any:
     """
     with HDF5_LOCK, quiet(), hdf5_errors(f"opening {path!r} in {ref.path!r}", True):
         if node is None:
+            precheck_node(ref.file, path)  # before PyTables loads (and parses) it
             try:
                 node = ref.file.get_node(path)
             except tables.NoSuchNodeError:

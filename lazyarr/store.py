@@ -27,6 +27,7 @@ from typing import Any
 
 from lazyarr.array import LazyArray
 from lazyarr.backends._hdf5 import HDF5_LOCK, hdf5_errors, quiet
+from lazyarr.backends._hdf5_sane import precheck_node
 from lazyarr.backends.ragged_offsets import RaggedOffsetsBackend
 from lazyarr.backends.ragged_vl import RaggedVLBackend
 from lazyarr.cache import InMemory
@@ -157,6 +158,7 @@ class Store(CreatingMixin, Mapping):
         path = _node_path(name)
         with HDF5_LOCK, quiet(), hdf5_errors(f"opening {path!r} in {self.path!r}", True):
             f = self._ref.file
+            precheck_node(f, path)  # before PyTables loads (and parses) it
             if path not in f:
                 raise NodeNotFoundError(f"no node {path!r} in {self.path!r}")
             node = f.get_node(path)

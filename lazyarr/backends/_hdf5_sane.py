@@ -4,13 +4,15 @@ PyTables reads some metadata without looking at what HDF5 returns: a
 flipped byte in the attribute messages of the root group (a version 1
 object header, which carries no checksum) made ``tables.open_file`` die
 with SIGSEGV inside ``read_f_attr`` (issue 14), where h5py, making the
-same HDF5 calls but checking each, raised. :func:`precheck_file` makes
-those calls first, through the HDF5 library PyTables is linked with, and
-checks every return value: the object header of each group and dataset
+same HDF5 calls but checking each, raised. :func:`precheck_file` (the root
+group, before ``tables.open_file``) and :func:`precheck_node` (a node,
+before PyTables loads it) make those calls first, through the HDF5 library
+PyTables is linked with, and check every return value: the object header
 opens, its attributes iterate, each attribute's type, space and value
 read, and no value claims more bytes than the file holds. Any failure is a
-:class:`lazyarr.CorruptStoreError`; a file that passes is handed to
-PyTables.
+:class:`lazyarr.CorruptStoreError`. Version 2 object headers (every node
+of the files lazyarr creates but the root) carry a checksum HDF5 verifies,
+so only their opening is checked.
 
 :func:`check_chunk_index` checks the chunk index of one dataset (a
 version 1 B-tree, no checksum either): a flipped key there moved a chunk
@@ -40,7 +42,7 @@ import tables
 from lazyarr.backends._hdf5 import _LIB, ATTR_BACKEND, _hid, hdf5_errors
 from lazyarr.errors import CorruptStoreError
 
-__all__ = ["precheck_file", "check_chunk_index", "chunk_info"]
+__all__ = ["precheck_file", "precheck_node", "check_chunk_index", "chunk_info"]
 
 _c = ctypes
 _HID = _c.c_int64
@@ -51,8 +53,7 @@ _CHUNK = _c.CFUNCTYPE(_c.c_int, _c.POINTER(_c.c_uint64), _c.c_uint, _c.c_uint64,
                       _c.c_uint64, _c.c_void_p)
 _H5T_STRING, _H5T_VLEN = 3, 9
 _H5F_CLOSE_STRONG = 3
-_H5O_INFO_BASIC = 1
-_H5O_TYPE_DATASET = 1
+_H5O_NATIVE_INFO_HDR = 0x0008
 _UNDEF = 2**64 - 1  # HADDR_UNDEF
 
 if _LIB is not None:
@@ -83,7 +84,6 @@ class _Walk:
         self.where = "/"
         # Kept on the instance: ctypes needs the callbacks alive while HDF5 runs them.
         self._attr_cb = _ITER(self._attr)
-        self._obj_cb = _ITER(self._obj)
 
     def _attr(self, loc: int, name: bytes, info: Any, data: Any) -> int:
         try:
@@ -125,41 +125,62 @@ class _Walk:
             _LIB.H5Eclear2(_hid(0))
             raise _Failed(self.failed or f"iterating over the attributes of {self.where!r}")
 
-    def _obj(self, loc: int, name: bytes, info: Any, data: Any) -> int:
-        if name == b".":
-            return 0  # the root group: checked first
-        self.where = "/" + name.decode(errors="replace")
-        try:
-            oid = _ok(_LIB.H5Oopen(_hid(loc), name, _hid(0)), f"opening {self.where!r}")
-            try:
-                self.attributes(oid)
-            finally:
-                _LIB.H5Oclose(_hid(oid))
-        except _Failed as exc:
-            self.failed = str(exc)
-            return -1
-        return 0
-
-    def run(self) -> None:
-        root = _ok(_LIB.H5Oopen(_hid(self.fid), b"/", _hid(0)), "opening the root group")
-        try:
-            self.attributes(root)
-            self.failed = None
-            status = _LIB.H5Ovisit3(_hid(root), 0, 2, self._obj_cb, None, _c.c_uint(_H5O_INFO_BASIC))
-            if status < 0:
+    def node(self, path: str) -> None:
+        """Check the object header at ``path``: its attributes when it has
+        no checksum (version 1); HDF5 verifies a version 2 header itself."""
+        self.where = path
+        oid = _LIB.H5Oopen(_hid(self.fid), path.encode(), _hid(0))
+        if oid < 0:
+            _LIB.H5Eclear2(_hid(0))
+            parts = path.strip("/").split("/")
+            for k in range(1, len(parts) + 1):  # each step: H5Lexists fails on a missing parent
+                linked = _LIB.H5Lexists(_hid(self.fid), ("/" + "/".join(parts[:k])).encode(),
+                                        _hid(0))
                 _LIB.H5Eclear2(_hid(0))
-                raise _Failed(self.failed or f"walking the groups (at the object after {self.where!r})")
+                if linked <= 0:
+                    break
+            if linked > 0:  # its group names it: its header is what fails
+                raise _Failed(f"opening the object header of {path!r}")
+            if linked < 0:  # not even the group's entries read
+                raise _Failed(f"looking up {path!r} in its group")
+            return  # missing: PyTables says so
+        try:
+            info = (_c.c_uint * 64)()  # H5O_native_info_t: hdr.version first
+            _ok(_LIB.H5Oget_native_info(_hid(oid), info, _c.c_uint(_H5O_NATIVE_INFO_HDR)),
+                f"reading the object header of {path!r}")
+            if info[0] < 2:
+                self.attributes(oid)
         finally:
-            _LIB.H5Oclose(_hid(root))
+            _LIB.H5Oclose(_hid(oid))
 
 
-#: Files that passed, by (path, size, mtime): a reopen does not check again.
+#: Files whose root group passed, by (path, size, mtime): a reopen does not check again.
 _PASSED: dict[tuple[str, int, int], bool] = {}
 
 
-def precheck_file(path: str) -> bool:
-    """Raise CorruptStoreError when HDF5 fails on metadata PyTables parses unchecked.
+def _open_fid(path: str) -> int:
+    fapl = _LIB.H5Pcreate(_HID.in_dll(_LIB, "H5P_CLS_FILE_ACCESS_ID_g"))
+    if fapl < 0:  # pragma: no cover
+        _LIB.H5Eclear2(_hid(0))
+        return -1
+    try:
+        # Strong close: nothing of this pass stays open under PyTables' handle.
+        _LIB.H5Pset_fclose_degree(_hid(fapl), _c.c_int(_H5F_CLOSE_STRONG))
+        fid = _LIB.H5Fopen(os.fsencode(path), _c.c_uint(0), _hid(fapl))  # read-only
+    finally:
+        _LIB.H5Pclose(_hid(fapl))
+    if fid < 0:
+        _LIB.H5Eclear2(_hid(0))
+    return fid
 
+
+def precheck_file(path: str) -> bool:
+    """Raise CorruptStoreError when HDF5 fails on root-group metadata PyTables
+    parses unchecked at open (see the module docstring).
+
+    Only the root group: what ``tables.open_file`` parses (checking every
+    node at open made opening a file of 500 arrays 550x slower); the nodes
+    below it are checked as they are first loaded (:func:`precheck_node`).
     True when the file passed, False when the check could not run (no
     library, or HDF5 would not open the file read-only here: locked by a
     writer, say; PyTables then reports why itself). Caller holds
@@ -172,21 +193,16 @@ def precheck_file(path: str) -> bool:
     if key in _PASSED:
         return True
     _LIB.H5open()
-    fapl = _LIB.H5Pcreate(_HID.in_dll(_LIB, "H5P_CLS_FILE_ACCESS_ID_g"))
-    if fapl < 0:  # pragma: no cover
-        _LIB.H5Eclear2(_hid(0))
-        return False
-    try:
-        # Strong close: nothing of this pass stays open under PyTables' handle.
-        _LIB.H5Pset_fclose_degree(_hid(fapl), _c.c_int(_H5F_CLOSE_STRONG))
-        fid = _LIB.H5Fopen(os.fsencode(path), _c.c_uint(0), _hid(fapl))  # read-only
-    finally:
-        _LIB.H5Pclose(_hid(fapl))
+    fid = _open_fid(path)
     if fid < 0:
-        _LIB.H5Eclear2(_hid(0))
         return False
     try:
-        _Walk(fid, st.st_size).run()
+        walk = _Walk(fid, st.st_size)
+        root = _ok(_LIB.H5Oopen(_hid(fid), b"/", _hid(0)), "opening the root group")
+        try:
+            walk.attributes(root)
+        finally:
+            _LIB.H5Oclose(_hid(root))
     except _Failed as exc:
         raise CorruptStoreError(f"{path!r}: the file's metadata is corrupt (HDF5 failed "
                                 f"{exc})") from None
@@ -195,6 +211,33 @@ def precheck_file(path: str) -> bool:
         _LIB.H5Eclear2(_hid(0))
     _PASSED[key] = True
     return True
+
+
+#: Per open tables.File: the node paths that passed :func:`precheck_node`.
+_NODES_OK: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def precheck_node(file: Any, path: str) -> None:
+    """CorruptStoreError when the object header at ``path`` (a node PyTables
+    is about to load, and parse the attributes of) is unreadable, or has no
+    checksum and attributes HDF5 fails on. Once per node and open file.
+    Caller holds the HDF5 lock.
+    """
+    done = _NODES_OK.get(file)
+    if done is None:
+        done = _NODES_OK[file] = set()
+    if path in done or path == "/" or _LIB is None:
+        return
+    try:
+        size = os.path.getsize(file.filename)
+    except OSError:  # a file in memory (the core driver)
+        size = 2**62
+    try:
+        _Walk(file._get_file_id(), size).node(path)
+    except _Failed as exc:
+        raise CorruptStoreError(f"{file.filename!r}: the metadata of {path!r} is corrupt "
+                                f"(HDF5 failed {exc})") from None
+    done.add(path)
 
 
 def _nfilters(node: Any) -> int:
