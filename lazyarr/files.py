@@ -198,6 +198,13 @@ def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
                 "there) before other processes open it",
             ) from None
         raise hdf5_error(f"cannot open {path!r} with mode {mode!r}", exc, summary(exc)) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # PyTables parsing a root attribute it wrote, damaged: its format
+        # version "2.1" flipped to "h.1" gave int()'s ValueError (issue 14).
+        if mode == "w" or driver_kw:
+            raise  # not a file's metadata: the arguments
+        raise CorruptStoreError(f"cannot open {path!r}: the file's metadata is corrupt "
+                                f"({type(exc).__name__}: {exc})") from exc
 
 
 def _acquire(key: str, path: str, mode: str, driver_kw: dict) -> _Handle:

@@ -45,7 +45,7 @@ from lazyarr.backends._hdf5 import (
     hdf5_errors,
     quiet,
 )
-from lazyarr.backends._hdf5_sane import precheck_node
+from lazyarr.backends._hdf5_sane import check_children, precheck_node
 from lazyarr.backends._pytables import check_dtype
 from lazyarr.backends.base import backend_class, backend_kinds
 from lazyarr.backends.compressed import CompressedBackend  # noqa: F401  (registers)
@@ -164,6 +164,7 @@ def _marked_kind(node: Any) -> tuple[str | None, str]:
 def walk(group: Any) -> Iterator[Any]:
     """Every node under ``group``, depth first in name order (arrays stored
     as groups count as one node: their columns are not listed)."""
+    check_children(group)  # none left out silently (issue 14)
     for name in sorted(group._v_children):
         # Before PyTables loads (and parses) the child (issue 14).
         precheck_node(group._v_file, group._v_pathname.rstrip("/") + "/" + name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -368,6 +369,78 @@ def test_a_flipped_root_group_byte_does_not_crash(tmp_path):
     path, pristine = _storm_file(tmp_path)
     c = F.corrupt_storm(path, pristine, [113])
     assert c["crash"] == 0 and c["raw"] == 0, c
+
+
+# The 17 failures of test_heavy_corruption_storm (seed 14) on this layout,
+# before the metadata checks of lazyarr.backends._hdf5_sane: each is now a
+# lazyarr error (every file here is corrupt, so none may read back "ok").
+_ROUND3 = {
+    # The root group's version 1 object header (at 104, no checksum), its
+    # continuation block at 808: attribute messages. PyTables' read_f_attr
+    # died with SIGSEGV at open.
+    "crash": ([115, 129, 862, 961, 964, 1000], [909]),
+    # Keys of /x's chunk B-tree (at 1735, no checksum): a chunk's
+    # coordinates moved off the grid, so HDF5 reported the chunk missing
+    # and the reads returned the fill value (zeros).
+    "wrong": ([1770, 1820, 1849, 1888, 1889, 1931], [1892]),
+    # The same keys, 8 bytes: "bad coordinate offset" leaked as a raw
+    # tables.HDF5ExtError from chunk_info.
+    "raw": ([], [1767, 1807]),
+    # /r/data's chunk index (its B-tree at 9124): a chunk size of 1.5 GB in
+    # a 20 KB file, allocated by the raw reader (MemoryError).
+    "oversized": ([9151], []),
+}
+
+
+@pytest.mark.parametrize("what", sorted(_ROUND3))
+def test_storm_failures_of_round_three_are_lazyarr_errors(tmp_path, what):
+    path, pristine = _storm_file(tmp_path)
+    # The layout these offsets were found on (a change moves them).
+    assert pristine[104] == 1 and pristine[1735:1739] == pristine[9124:9128] == b"TREE"
+    one, eight = _ROUND3[what]
+    c = F.corrupt_storm(path, pristine, one) if one else Counter()
+    if eight:
+        c += F.corrupt_storm(path, pristine, eight, width=8)
+    assert c == Counter(raised=len(one) + len(eight)), c
+
+
+def test_a_corrupt_node_header_is_a_corrupt_store_error_not_a_missing_node(tmp_path):
+    path, pristine = _storm_file(tmp_path)
+    hdr = pristine.index(b"OHDR", 1000)  # /x's version 2 object header (checksummed)
+    assert hdr == 1008
+    bad = str(tmp_path / "h.h5")
+    with open(bad, "wb") as fh:
+        fh.write(pristine[:hdr + 60] + bytes([pristine[hdr + 60] ^ 0x5A]) + pristine[hdr + 61:])
+    with la.open(bad) as s:
+        # Not silently left out of the listing, as PyTables leaves it out.
+        with pytest.raises(CorruptStoreError, match="group '/' has 2 entries but only 1"):
+            list(s)
+        with pytest.raises(CorruptStoreError, match="metadata of '/x' is corrupt"):
+            s["x"]
+        with pytest.raises(KeyError, match="no node '/nope/deeper'"):
+            s["nope/deeper"]
+
+
+def _v1_file(tmp_path):
+    """A file PyTables wrote itself: every object header is version 1 (no
+    checksum), so PyTables parses their attributes with nothing to catch a flip."""
+    path = str(tmp_path / "v1.h5")
+    with tables.open_file(path, "w") as f:
+        f.create_array("/", "y", obj=F.expected_rows("compressed", 0, 10))
+        f.root.y._v_attrs["note"] = "x" * 40
+    with open(path, "rb") as fh:
+        return path, fh.read()
+
+
+def test_flipped_attributes_of_a_pytables_file_are_lazyarr_errors(tmp_path):
+    path, pristine = _v1_file(tmp_path)
+    # The root's PYTABLES_FORMAT_VERSION value ("2.1" -> "h.1" gave a raw
+    # ValueError from PyTables' int() at open) and /y's attribute message.
+    ver, note = pristine.index(b"2.1\x00"), pristine.index(b"note\x00")
+    offsets = list(range(ver - 4, ver + 4)) + list(range(note - 8, note + 48, 2))
+    c = F.corrupt_storm(path, pristine, offsets)
+    assert c["crash"] == 0 and c["hang"] == 0 and c["raw"] == 0 and c["wrong"] == 0, c
+    assert c["raised"] >= 3, c
 
 
 # ---------------------------------------------------------- hostile metadata

@@ -42,7 +42,7 @@ import tables
 from lazyarr.backends._hdf5 import _LIB, ATTR_BACKEND, _hid, hdf5_errors
 from lazyarr.errors import CorruptStoreError
 
-__all__ = ["precheck_file", "precheck_node", "check_chunk_index", "chunk_info"]
+__all__ = ["precheck_file", "precheck_node", "check_children", "check_chunk_index", "chunk_info"]
 
 _c = ctypes
 _HID = _c.c_int64
@@ -238,6 +238,34 @@ def precheck_node(file: Any, path: str) -> None:
         raise CorruptStoreError(f"{file.filename!r}: the metadata of {path!r} is corrupt "
                                 f"(HDF5 failed {exc})") from None
     done.add(path)
+
+
+class _GroupInfo(_c.Structure):
+    _fields_ = [("storage_type", _c.c_int), ("nlinks", _c.c_uint64),
+                ("max_corder", _c.c_int64), ("mounted", _c.c_bool)]
+
+
+def check_children(group: Any) -> None:
+    """CorruptStoreError when ``group`` has links PyTables could not list.
+
+    PyTables leaves out of a group's children, without a word, every child
+    whose object header it cannot read (a checksum mismatch, say): the
+    array would silently disappear from ``list(store)``. Caller holds the
+    HDF5 lock.
+    """
+    if _LIB is None:  # pragma: no cover
+        return
+    info = _GroupInfo()
+    if _LIB.H5Gget_info(_hid(group._v_objectid), _c.byref(info)) < 0:
+        _LIB.H5Eclear2(_hid(0))
+        raise CorruptStoreError(f"{group._v_file.filename!r}: the entries of group "
+                                f"{group._v_pathname!r} cannot be read")
+    listed = sum(len(d) for d in (group._v_groups, group._v_leaves, group._v_links,
+                                  group._v_unknown, group._v_hidden))
+    if listed < info.nlinks:
+        raise CorruptStoreError(
+            f"{group._v_file.filename!r}: group {group._v_pathname!r} has {info.nlinks} "
+            f"entries but only {listed} can be read: the metadata of the others is corrupt")
 
 
 def _nfilters(node: Any) -> int:
