@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import tables
 
 __all__ = [
     "KINDS",
@@ -44,8 +45,9 @@ __all__ = [
     "overwrite",
     "verify_file",
     "kill_trial",
-    "fsize_trial",
-    "corrupt_trial",
+    "storm_file",
+    "wrong",
+    "corrupt_storm",
     "summarize",
 ]
 
@@ -331,16 +333,16 @@ for path in {paths!r}:
                 elif isinstance(x, la.RaggedArray):
                     got = x[:] + [x[0], x[-1]] + x[[1, 0]]
                     n = len(x)
-                    want = F.expected_items("ragged-offsets", 0, n)
+                    want = F.expected_items(F.STORM_KINDS.get(name, "ragged-offsets"), 0, n)
                     want = want + [want[0], want[-1]] + [want[1], want[0]]
                     if any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(got, want)):
-                        res = "wrong"
+                        res = F.wrong(s, name)
                 else:
                     n = x.shape[0]
                     want = F.expected_rows("compressed", 0, n)
                     for key in (slice(None), 5, slice(3, 200, 7), [0, n - 1], (slice(None), 2)):
                         if not np.array_equal(x[key], want[key]):
-                            res = "wrong"
+                            res = F.wrong(s, name)
     except Exception as exc:
         import lazyarr.errors
         ok = isinstance(exc, lazyarr.errors.LazyArrError) or type(exc).__module__ == "builtins" \
@@ -351,6 +353,42 @@ for path in {paths!r}:
             print("raw-trace", repr(traceback.format_exc(limit=-3)[-600:]), file=sys.stderr)
     print("done " + json.dumps(res), flush=True)
 """
+
+
+#: Storm files' nodes that are not compressed or ragged-offsets arrays, by path.
+STORM_KINDS = {"/v": "ragged-vl", "/p": "plain"}
+
+
+def storm_file(path: str, kinds: tuple[str, ...] = ("compressed", "ragged-offsets")) -> bytes:
+    """Write the file a storm corrupts: an array of each of ``kinds`` (as
+    ``/x``, ``/r``, ``/p`` and ``/v``: see :data:`STORM_KINDS`) holding
+    :func:`expected_rows` / :func:`expected_items`; return its bytes."""
+    import lazyarr as la
+
+    with la.open(path, "w") as s:
+        if "compressed" in kinds:
+            s.create_array("x", expected_rows("compressed", 0, 300), chunks=(64, 5))
+        if "ragged-offsets" in kinds:
+            create(s, "ragged-offsets", "r").extend(expected_items("ragged-offsets", 0, 50))
+        if "plain" in kinds:
+            s.create_array("p", expected_rows("plain", 0, 40), backend="plain")
+        if "ragged-vl" in kinds:
+            create(s, "ragged-vl", "v").extend(expected_items("ragged-vl", 0, 40))
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def wrong(store: Any, name: str) -> str:
+    """How a storm counts a wrong value read from ``name``: ``'wrong'`` on an
+    array whose stored bytes carry a checksum (its data or, for a ragged
+    array, its data column), ``'wrong unchecked'`` on one without (plain
+    arrays, ragged-vl rows: nothing can tell a flipped data byte there)."""
+    f = store.fileref.file
+    node = f.get_node(name)
+    if isinstance(node, tables.Group):
+        node = node._f_get_child("data")
+    return "wrong" if getattr(node, "filters", None) is not None and node.filters.fletcher32 \
+        else "wrong unchecked"
 
 
 def corrupt_storm(path: str, pristine: bytes, offsets: Any, xor: int = 0x5A,
@@ -386,7 +424,7 @@ def corrupt_storm(path: str, pristine: bytes, offsets: Any, xor: int = 0x5A,
                 current = line[6:]
             elif line.startswith("done "):
                 r = json.loads(line[5:])
-                counts["raw" if r.startswith("raw") else r] += 1
+                counts["raw" if r.startswith("raw") else r] += 1  # "wrong unchecked" too
                 if r.startswith("raw"):
                     counts[r] += 1
                 finished += 1
