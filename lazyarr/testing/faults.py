@@ -308,6 +308,11 @@ def kill_trial(tmpdir: str, kind: str, seed: int, max_delay: float = 0.6) -> Out
         done = [int(x) for x in f.read().split("\n")[:-1] if x]
     flushed = done[-1] if done else 0
     status, res = verify(path, kind, flushed)
+    keep = os.environ.get("LAZYARR_FAULTS_KEEP")  # a directory: failed trials' files go there
+    if keep and not (status == "ok" and res.get("intact") and res.get("append")):
+        import shutil
+
+        shutil.copyfile(path, os.path.join(keep, os.path.basename(path)))
     for p in (path, log):
         os.remove(p)
     res["flushed"] = flushed
