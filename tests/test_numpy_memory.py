@@ -60,4 +60,5 @@ def test_1gib_array_within_budget_plus_200mb(big_file, name):
     # The result, where it is array-sized, is the caller's (as with NumPy); so are the
     # arguments SETUP builds before the peak is reset (np.where's ``x > 0``).
     allowed = lr.DEFAULT_BLOCK_BYTES + 200 * 10**6 + (int(2**30 * sized) + 2 * MB if sized else 0)
+    print(f"{name}: peak {got['peak_bytes'] / 1e6:.0f} MB, allowed {allowed / 1e6:.0f} MB")
     assert got["peak_bytes"] <= allowed, f"{name}: peak {got['peak_bytes'] / 1e6:.0f} MB > {allowed / 1e6:.0f} MB"
