@@ -174,12 +174,18 @@ class BoundCache:
 
     def getitem(self, key: Any) -> Any:
         """``array[key]`` of a backend that takes NumPy keys (see ``direct``)."""
-        return self._direct_getitem()(key)
+        return self.direct_reader()(key)
 
-    def _direct_getitem(self) -> Any:
-        # One closure per state, made on first use and kept as an instance
-        # attribute that shadows this method: every attribute it needs is
-        # bound once, which a one-element read feels.
+    def direct_reader(self) -> Any:
+        """The function that :meth:`getitem` is: ``fn(key)`` reads ``array[key]``.
+
+        One closure per state, made on first use and kept as an instance
+        attribute that shadows :meth:`getitem`: every attribute it needs is
+        bound once, which a one-element read feels.
+        """
+        fn = self.__dict__.get("getitem")
+        if fn is not None:
+            return fn
         backend, local, mine = self.backend, self._local, self._mine
         take = backend.getitem
 
