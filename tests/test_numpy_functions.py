@@ -419,6 +419,9 @@ def test_ufuncs_fill_their_result_in_blocks(d, st_, budget):
         exact(lambda v: v > 0, a, "greater")
         exact(lambda v: np.sqrt(v), a, "sqrt")
         exact(lambda v: np.multiply(other, v, dtype="f8"), a, "multiply(dtype=f8)")
+        for order in "CFAK":
+            r, e = np.absolute(_lazy(a), order=order), np.absolute(a, order=order)
+            assert (r.flags.c_contiguous, r.flags.f_contiguous) == (e.flags.c_contiguous, e.flags.f_contiguous), order
 
 
 @N
