@@ -532,6 +532,13 @@ def ufunc_in_blocks(ufunc: np.ufunc, inputs: tuple, kwargs: dict) -> Any:
     array([11., 12.])
     >>> lr.DEFAULT_BLOCK_BYTES = old
     """
+    if ufunc.signature is not None:
+        # A generalized ufunc (np.matmul, np.vecdot, ...) works on core
+        # dimensions, not element by element: rows of its result are not rows
+        # of the broadcast inputs (x @ v of a vector v drops an axis).
+        return None
+    if str(kwargs.get("order", "K")).upper() == "F":
+        return None  # a Fortran-ordered result is not filled in row blocks
     big = [o for o in inputs if is_lazy(o) and not fits_one_block(o)]
     if not big:
         return None

@@ -43,7 +43,7 @@ from lazyarr.backends._pytables import (
 )
 from lazyarr.backends.base import HDF5_LOCK, register_backend
 from lazyarr.backends.compressed import CHUNK_BYTES
-from lazyarr.backends.ragged_base import RaggedBackendBase, as_int64, meta_earray
+from lazyarr.backends.ragged_base import RaggedBackendBase, as_int64, meta_earray, shape_tuples
 from lazyarr.core.selection import merge_groups
 from lazyarr.errors import BackendError
 
@@ -186,7 +186,7 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         if one_d:
             slist, elist = starts.tolist(), stops.tolist()
         else:
-            shp = shapes.tolist()
+            shp = shape_tuples(shapes)
         itemsize = self._dtype.itemsize
         for f, l, lo, buf in bufs:
             if one_d:
