@@ -39,7 +39,7 @@ from typing import Any
 
 import tables
 
-from lazyarr.backends._hdf5 import _LIB, ATTR_BACKEND, _hid, hdf5_errors
+from lazyarr.backends._hdf5 import _LIB, _hid, hdf5_errors
 from lazyarr.errors import CorruptStoreError
 
 __all__ = ["precheck_file", "precheck_node", "check_children", "check_chunk_index", "chunk_info"]
@@ -268,30 +268,33 @@ def check_children(group: Any) -> None:
             f"entries but only {listed} can be read: the metadata of the others is corrupt")
 
 
-def _nfilters(node: Any) -> int:
+def _optional_filters(node: Any) -> int:
+    """The filter mask bits HDF5 may set on a chunk of ``node``: those of its
+    optional filters (``H5Z_FLAG_OPTIONAL``: a compressor that did not pay
+    off). Fletcher32 is mandatory, and a bit past the pipeline means nothing."""
     dcpl = _LIB.H5Dget_create_plist(_hid(node._v_objectid))
     if dcpl < 0:  # pragma: no cover
         _LIB.H5Eclear2(_hid(0))
-        return 32
+        return ~0
     try:
-        return max(0, _LIB.H5Pget_nfilters(_hid(dcpl)))
+        allowed = 0
+        for k in range(max(0, _LIB.H5Pget_nfilters(_hid(dcpl)))):
+            flags, nelmts, config = _c.c_uint(0), _c.c_size_t(0), _c.c_uint(0)
+            if _LIB.H5Pget_filter2(_hid(dcpl), _c.c_uint(k), _c.byref(flags), _c.byref(nelmts),
+                                   None, _c.c_size_t(0), None, _c.byref(config)) < 0:
+                _LIB.H5Eclear2(_hid(0))  # pragma: no cover
+                return ~0  # pragma: no cover
+            if flags.value & 1:  # H5Z_FLAG_OPTIONAL
+                allowed |= 1 << k
+        return allowed
     finally:
         _LIB.H5Pclose(_hid(dcpl))
-
-
-def _strict(node: Any) -> bool:
-    """Whether no filter of ``node`` may be skipped: Fletcher32 never is
-    (HDF5 adds it as mandatory), and lazyarr stores every chunk of its own
-    arrays (and ragged arrays' columns) with every filter."""
-    if node.filters.fletcher32:
-        return True
-    return any(ATTR_BACKEND in n._v_attrs._v_attrnamesuser for n in (node, node._v_parent))
 
 
 def check_chunk_index(node: Any, where: str) -> None:
     """CorruptStoreError unless every chunk ``node`` stores sits on its grid,
     inside its extent, once, within the file, with no filter skipped that
-    may not be (see :func:`_strict`; none beyond its pipeline ever).
+    may not be (see :func:`_optional_filters`).
 
     Cheap enough to run once per node on the first sign of trouble (a chunk
     reported missing or with filters skipped), which is where
@@ -299,7 +302,7 @@ def check_chunk_index(node: Any, where: str) -> None:
     """
     if _LIB is None:  # pragma: no cover
         return
-    allowed = 0 if _strict(node) else (1 << _nfilters(node)) - 1
+    allowed = _optional_filters(node)
     shape = tuple(int(n) for n in node.shape)
     cs = tuple(int(c) for c in node.chunkshape)
     eof = os.path.getsize(node._v_file.filename)
