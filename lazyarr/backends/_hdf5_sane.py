@@ -68,6 +68,10 @@ class _Failed(Exception):
     """A checked HDF5 call failed: what was being read."""
 
 
+class _Unopened(_Failed):
+    """The object header of a node its group names did not open."""
+
+
 def _ok(status: int, what: str) -> int:
     if status < 0:
         _LIB.H5Eclear2(_hid(0))
@@ -140,9 +144,9 @@ class _Walk:
                 if linked <= 0:
                     break
             if linked > 0:  # its group names it: its header is what fails
-                raise _Failed(f"opening the object header of {path!r}")
+                raise _Unopened(f"opening the object header of {path!r}")
             if linked < 0:  # not even the group's entries read
-                raise _Failed(f"looking up {path!r} in its group")
+                raise _Unopened(f"looking up {path!r} in its group")
             return  # missing: PyTables says so
         try:
             info = (_c.c_uint * 64)()  # H5O_native_info_t: hdr.version first
@@ -234,6 +238,14 @@ def precheck_node(file: Any, path: str) -> None:
         size = 2**62
     try:
         _Walk(file._get_file_id(), size).node(path)
+    except _Unopened as exc:
+        # PyTables opens headers checked: only when it cannot find the node
+        # at all (it leaves unreadable children out of their group) is it
+        # this error rather than "no such node".
+        if path in file:
+            return
+        raise CorruptStoreError(f"{file.filename!r}: the metadata of {path!r} is corrupt "
+                                f"(HDF5 failed {exc})") from None
     except _Failed as exc:
         raise CorruptStoreError(f"{file.filename!r}: the metadata of {path!r} is corrupt "
                                 f"(HDF5 failed {exc})") from None
