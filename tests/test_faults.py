@@ -1,7 +1,7 @@
 """Issue 14: crashes, failed writes and corrupt files lose nothing silently.
 
 The quick variants run here; ``python -m lazyarr.testing.faults kill
---trials 34`` is the storm whose figures bench/RESULTS.md reports.
+--trials 100`` and ``--heavy`` are the storms whose figures bench/RESULTS.md reports.
 """
 
 from __future__ import annotations
