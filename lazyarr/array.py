@@ -331,6 +331,14 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         >>> len(x), x[-1]
         (4, array([5., 6.]))
         """
+        fast = self._append_fast
+        if fast is not None and type(rows) is np.ndarray and fast(rows):
+            # Rows of the array's own dtype and row shape into a buffered
+            # last chunk, checked by the backend (CompressedBackend.appender);
+            # everything else takes the full path below.
+            bound = self._bound
+            (bound if bound is not None else self._cache).invalidate(None)
+            return
         self._check_writable()
         if not getattr(self._backend, "extendable", False):
             raise TypeError(
@@ -341,6 +349,11 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         if rows.shape[0]:
             self._backend.append(rows)
             self._cache.invalidate(None)
+            appender = getattr(self._backend, "appender", None)
+            self._append_fast = None if appender is None else appender()
+
+    #: The backend's fast path for the next one-row append (see append).
+    _append_fast: Any = None
 
     def flush(self) -> None:
         """Push buffered writes to storage."""
