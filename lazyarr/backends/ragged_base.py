@@ -457,6 +457,21 @@ class RaggedBackendBase(FileNodeBackend):
         return f"{type(self).__name__}({self._ref.path!r}, {self._path!r})"
 
 
+class Items(list):
+    """What a ragged backend's ``read_items`` may return: the list of items,
+    and ``nbytes``, the sum of their ``nbytes`` (which the cache counts;
+    summing it item by item was a tenth of a 1,000-item slice).
+
+    Examples
+    --------
+    >>> out = Items([np.zeros(3), np.zeros((2, 2))]); out.nbytes = 56
+    >>> len(out), out.nbytes
+    (2, 56)
+    """
+
+    __slots__ = ("nbytes",)
+
+
 def _deferred_ragged(cls: type, ref: "FileRef", path: str, paths: dict[str, str],
                      dtype: np.dtype, item_ndim: int) -> RaggedBackendBase:
     """A ``cls`` backend of the nodes ``paths`` that touches no file until used."""
