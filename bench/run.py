@@ -327,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread (run in-process by a test runner thread)
         old_term = None
+    if args.dir:
+        os.makedirs(args.dir, exist_ok=True)  # --dir names where to work: make it if need be
     tmp = tempfile.mkdtemp(prefix="lazyarr-bench-", dir=args.dir)
     started = time.time()
     info = machine_info()

@@ -540,7 +540,10 @@ def w_percall(ctx: Context) -> None:
 
     a = np.arange(1000 * 20, dtype=np.float64).reshape(1000, 20)
     x = la.wrap(a)
-    runs = max(20, 10 * ctx.runner.repeats)
+    # Many short runs (about 1 s in all): the minimum of each is then a run that
+    # nothing interrupted, which 30 runs did not always give (ratios moved 5-10 %
+    # between runs on a loaded machine).
+    runs = max(200, 60 * ctx.runner.repeats)
     reps = range(PERCALL_BATCH)
     for case, key in PERCALL_KEYS:
         peers = {"lazyarr": x.__getitem__, "numpy": a.__getitem__,

@@ -141,15 +141,16 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         return plan(key, self._backend.shape, meta[0], call_cost=meta[1])
 
     def __getitem__(self, key: Any) -> Any:
-        bound = self._bound
-        if bound is not None and bound.direct:
+        direct = self._direct
+        if direct is not None:
             # The backend takes NumPy keys (an ndarray behind it): NumPy
             # validates and indexes (field names included), nothing to plan.
-            return bound.getitem(key)
+            return direct(key)
         if isinstance(key, str) or (type(key) is list and key and isinstance(key[0], str)):
             from lazyarr.info import read_fields  # x["field"], x[["a", "b"]]
 
             return read_fields(self, key)
+        bound = self._bound
         if bound is not None:
             p = self._plan(key)
             if not p.point_axes and 0 not in p.result_shape:

@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lazyarr.core.selection import Selection, apply_orthogonal, entry_span, selection_shape, stack
+from lazyarr.core.selection import (
+    VIEW_TYPES,
+    Selection,
+    apply_orthogonal,
+    entry_span,
+    selection_shape,
+    stack,
+)
 from lazyarr.core.support import IndexingSupport, read_by_steps, write_by_steps
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,7 +130,9 @@ class BoundCache:
         try:
             return self._local.c
         except AttributeError:
-            c = self._local.c = [0, 0, 0, 0]
+            # hits, misses, backend_reads, bytes_read, and direct reads: one
+            # count for a miss that is one backend read (the getitem closures).
+            c = self._local.c = [0, 0, 0, 0, 0]
             with self._stats_lock:
                 self._counters.append(c)
             return c
@@ -132,8 +141,10 @@ class BoundCache:
     def stats(self) -> dict[str, int]:
         """Counters of the reads so far: hits, misses, backend_reads, bytes_read."""
         with self._stats_lock:
-            tot = [sum(col) for col in zip(*self._counters)] or [0, 0, 0, 0]
-        return dict(zip(("hits", "misses", "backend_reads", "bytes_read"), tot))
+            tot = [sum(col) for col in zip(*self._counters)] or [0, 0, 0, 0, 0]
+        hits, misses, reads, nbytes, direct = tot
+        return {"hits": hits, "misses": misses + direct, "backend_reads": reads + direct,
+                "bytes_read": nbytes}
 
     def _count(self, hits: int = 0, misses: int = 0, reads: int = 0, nbytes: int = 0) -> None:
         try:
@@ -163,13 +174,20 @@ class BoundCache:
 
     def getitem(self, key: Any) -> Any:
         """``array[key]`` of a backend that takes NumPy keys (see ``direct``)."""
-        return self._direct_getitem()(key)
+        return self.direct_reader()(key)
 
-    def _direct_getitem(self) -> Any:
-        # One closure per state, made on first use and kept as an instance
-        # attribute that shadows this method: every attribute it needs is
-        # bound once, which a one-element read feels.
-        take, local, mine = self.backend.getitem, self._local, self._mine
+    def direct_reader(self) -> Any:
+        """The function that :meth:`getitem` is: ``fn(key)`` reads ``array[key]``.
+
+        One closure per state, made on first use and kept as an instance
+        attribute that shadows :meth:`getitem`: every attribute it needs is
+        bound once, which a one-element read feels.
+        """
+        fn = self.__dict__.get("getitem")
+        if fn is not None:
+            return fn
+        backend, local, mine = self.backend, self._local, self._mine
+        take = backend.getitem
 
         def getitem(key: Any) -> Any:
             out = take(key)
@@ -177,13 +195,29 @@ class BoundCache:
                 c = local.c
             except AttributeError:
                 c = mine()
-            c[1] += 1
-            c[2] += 1
+            c[4] += 1
             c[3] += out.nbytes
             return out
 
-        self.getitem = getitem  # type: ignore[method-assign]
-        return getitem
+        def getitem_source(key: Any) -> Any:
+            # An ndarray behind the backend (``numpy_source``, MemoryBackend):
+            # its getitem inlined, to save the call into it (8-20 % of a
+            # small read: x[::2, 0], x[3, 4], measured A/B).
+            a, owner = backend.numpy_source
+            out = a[key]
+            if type(out) in VIEW_TYPES and out.base is owner:
+                out = out.copy()
+            try:
+                c = local.c
+            except AttributeError:
+                c = mine()
+            c[4] += 1
+            c[3] += out.nbytes
+            return out
+
+        fn = getitem_source if hasattr(backend, "numpy_source") else getitem
+        self.getitem = fn  # type: ignore[method-assign]
+        return fn
 
     def setitem(self, key: Any, value: Any) -> None:
         """``array[key] = value`` of a backend that takes NumPy keys."""

@@ -54,20 +54,30 @@ class CachedArray:
         self._backend = backend
         self._policy = cache if cache is not None else NoCache()
         self._bound: BoundCache | None = None
+        #: The bound state's reader of NumPy keys when it is ``direct``, else
+        #: None: the read path calls it without looking at the state (a tenth
+        #: of a small read of the memory backend, measured on x[::2, 0]).
+        self._direct: Any = None
         if not getattr(backend, "deferred", False):
             # Now, so that a bad policy (a window smaller than a row) fails
             # here; an unpickled array binds on first use instead, since
             # binding may read the shape from the file.
-            self._bound = self._policy.bind(backend)
+            self._bind()
+
+    def _bind(self) -> BoundCache:
+        bound = self._policy.bind(self._backend)
+        self._direct = bound.direct_reader() if bound.direct else None
+        self._bound = bound
+        return bound
 
     @property
     def _cache(self) -> BoundCache:
         bound = self._bound
         if bound is None:
             with _BIND_LOCK:
-                if self._bound is None:
-                    self._bound = self._policy.bind(self._backend)
                 bound = self._bound
+                if bound is None:
+                    bound = self._bind()
         return bound
 
     # -------------------------------------------------------------- pickling

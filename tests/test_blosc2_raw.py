@@ -51,6 +51,37 @@ def calls(monkeypatch):
     return seen
 
 
+@pytest.mark.parametrize("key", [slice(None), [5, 1050, 1999, 3], (slice(None, None, 7), 2),
+                                 np.arange(2000) % 3 == 0, -1])
+def test_one_lock_acquisition_per_read(store, monkeypatch, key):
+    # Issue 12: at most one HDF5-lock acquisition per backend read, however
+    # many chunks it touches (up to RAW_BATCH_BYTES of them, 4 MiB; these are
+    # about 1 KiB each); the chunks are decoded after the lock is let go.
+    a = np.arange(20000.0).reshape(2000, 10)
+    x = store.create_array("x", a, chunks=(100, 10))
+    real = _blosc2.HDF5_LOCK
+    taken = []
+
+    class Counting:
+        def __enter__(self):
+            taken.append(1)
+            return real.__enter__()
+
+        def __exit__(self, *exc):
+            return real.__exit__(*exc)
+
+    monkeypatch.setattr(_blosc2, "HDF5_LOCK", Counting())
+    assert_same_as_numpy(x.__getitem__, a, key)
+    assert len(taken) == 1
+    # Batches of one chunk each: the same answers, one acquisition a chunk.
+    monkeypatch.setattr(_blosc2, "RAW_BATCH_BYTES", 1)
+    _blosc2.invalidate(x.backend._node())
+    taken.clear()
+    assert_same_as_numpy(x.__getitem__, a, key)
+    rows = np.arange(2000)[key[0] if isinstance(key, tuple) else key]
+    assert len(taken) == len(np.unique(rows // 100))
+
+
 def test_reads_raw_chunks_only(store, calls):
     a = np.arange(20000.0).reshape(2000, 10)
     x = store.create_array("x", a, chunks=(100, 10))

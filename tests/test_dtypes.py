@@ -258,3 +258,27 @@ def test_structured_field_keys_match_numpy(tmp_path):
             assert_same_as_numpy(x.__getitem__, a, key)
         y = store.create_array("plain", np.arange(3))
         assert_same_as_numpy(y.__getitem__, np.arange(3), "a")  # IndexError, as NumPy
+
+
+@pytest.mark.parametrize("backend", ["memory", "plain", "compressed"])
+@pytest.mark.parametrize("name", ["struct-native", "struct", "struct-nested", "void"])
+def test_a_read_scalar_is_never_a_view_of_the_data(tmp_path, name, backend):
+    # NumPy gives a structured (or void) scalar as a view of its row: a
+    # LazyArray must copy it, or writing into the result changes the array.
+    # (On files a structured dtype is encoded or a Table: read as a copy anyway.)
+    native = np.array([(1, 2.5), (-3, 4.0)], dtype=[("a", "<i4"), ("b", "<f8")])
+    a = native if name == "struct-native" else SAMPLES[name]
+    if backend == "memory":
+        x = la.wrap(a.copy())
+    else:
+        store = la.open(tmp_path / "v.h5", "w")
+        x = store.create_array("x", a, backend=backend)
+    want = a[1].copy()
+    got = x[1]
+    assert_same_outcome(lambda: got, lambda: want, "read")
+    if a.dtype.names:
+        got[a.dtype.names[0]] = 7
+    else:
+        got = np.void(b"\x07" * a.itemsize)
+    assert_same_outcome(lambda: x[1], lambda: want, "read after writing into the result")
+    assert_same_outcome(lambda: x[:], lambda: a, "whole array")

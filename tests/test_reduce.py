@@ -315,6 +315,7 @@ for r in res:
 _ROWS, _COLS = 8_400_000, 32  # float32: 1.08 GB
 
 
+@pytest.mark.heavy
 def test_memory_of_mean_and_std_over_a_gigabyte(tmp_path):
     """Peak RSS growth of mean/std (axis 0 and all axes) stays under the budget + 200 MB."""
     import subprocess

@@ -5,6 +5,7 @@ threads read."""
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import sys
 import threading
 
@@ -14,7 +15,8 @@ import pytest
 import lazyarr as la
 
 THREADS = 8
-KEYS_PER_THREAD = 400
+# 150 keys a thread in the default suite (it stays lean), 400 in the heavy profile.
+KEYS_PER_THREAD = 400 if os.environ.get("HYPOTHESIS_PROFILE") == "heavy" else 150
 
 POLICIES = {
     "nocache": None,
@@ -117,7 +119,7 @@ def run_threads(target) -> None:
 
 @pytest.mark.parametrize("policy", list(POLICIES), ids=list(POLICIES))
 def test_threads_read_every_backend_correctly(h5, policy):
-    """8 threads x 400 random keys, each on a random array: the same arrays
+    """8 threads x KEYS_PER_THREAD random keys, each on a random array: the same arrays
     from many threads, and different arrays of one file at once."""
     path, arrays, items = h5
     cache = POLICIES[policy]

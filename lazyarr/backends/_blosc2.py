@@ -176,27 +176,30 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     small = len(combos) <= SMALL_READ_CHUNKS
     lru = _lru(node)
     inner = int(np.prod(cs[1:], dtype=np.int64))
-    # One raw buffer per thread, refilled chunk after chunk, and each chunk
-    # decoded right after it is fetched: the raw bytes are still in the CPU
-    # cache, and no fresh allocation page-faults (measured 2x on lz4).
-    raw_buf = getattr(_RAW, "buf", None) or bytearray()
+    todo = [(ks, combo) for ks, combo in ((tuple(p[0] for p in combo), combo) for combo in combos)
+            if not (small and _from_lru(lru, ks, combo, out, cs, dtype, inner))]
+    if not todo:
+        return out
+    starts = [tuple(k * c for k, c in zip(ks, cs)) for ks, _ in todo]
     checked = bool(node.filters.fletcher32)
-    for combo in combos:
-        ks = tuple(p[0] for p in combo)
-        if small and _from_lru(lru, ks, combo, out, cs, dtype, inner):
-            continue
-        with HDF5_LOCK, hdf5_errors(f"reading a chunk of {node._v_pathname!r} in "
+    at = 0
+    while at < len(todo):
+        # The raw bytes of up to RAW_BATCH_BYTES of chunks under one
+        # acquisition of the lock (a read of that much or less takes it
+        # once), decoded after it is let go. Batches, not the whole read at
+        # once: decoding bytes fetched just before runs 2x faster (measured).
+        with HDF5_LOCK, hdf5_errors(f"reading chunks of {node._v_pathname!r} in "
                                     f"{node._v_file.filename!r}"):
-            raw, raw_buf = _fetch(node, tuple(k * c for k, c in zip(ks, cs)), raw_buf)
-        try:
-            _place(raw, ks, combo, out, cs, shape, dtype, inner, lru, small, fallback, fill)
-        except StorageError as exc:
-            if raw is not None or not checked:
-                raise
-            # Our Fletcher32 check failed and HDF5's pipeline cannot read it either.
-            raise corrupt_chunk(node, tuple(k * c for k, c in zip(ks, cs)),
-                                f"its Fletcher32 checksum does not match ({exc})") from exc
-    _RAW.buf = raw_buf
+            raws = _fetch(node, starts, at)
+        for (ks, combo), start, raw in zip(todo[at:], starts[at:], raws):
+            try:
+                _place(raw, ks, combo, out, cs, shape, dtype, inner, lru, small, fallback, fill)
+            except StorageError as exc:
+                if raw is not None or not checked:
+                    raise
+                # Our Fletcher32 check failed and HDF5's pipeline cannot read it either.
+                raise corrupt_chunk(node, start, f"its Fletcher32 checksum does not match ({exc})") from exc
+        at += len(raws)
     return out
 
 
@@ -204,6 +207,8 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
 #: it), and the decoded-chunk scratch buffer of each thread (only large
 #: reads use it, and copy out of it before the next chunk).
 _RAW = threading.local()
+#: Raw bytes fetched per acquisition of the HDF5 lock (at least one chunk).
+RAW_BATCH_BYTES = 4 * 2**20
 
 
 def _scratch(nbytes: int) -> np.ndarray:
@@ -217,22 +222,38 @@ def _scratch(nbytes: int) -> np.ndarray:
 MISSING = b""
 
 
-def _fetch(node: Any, coords: tuple[int, ...], buf: bytearray) -> tuple[Any, bytearray]:
-    """The raw bytes of one chunk (a view into ``buf``, grown when too small);
-    :data:`MISSING` when it is not in storage; None when PyTables must read
-    it. Returns them with the buffer. Caller holds the lock."""
-    info = node.chunk_info(coords)
-    if info.offset is None:
-        return MISSING, buf
-    if info.filter_mask:
-        return None, buf  # a filter was skipped when this chunk was stored
-    if len(buf) < info.size:
-        buf = bytearray(info.size + info.size // 4)
-    raw = node.read_chunk(coords, out=buf)[: info.size]
-    if node.filters.fletcher32:
-        # None on a mismatch: HDF5's pipeline reads the chunk and decides.
-        raw = verify_chunk(node, coords, raw, info.offset)
-    return raw, buf
+def _fetch(node: Any, starts: list[tuple[int, ...]], first: int) -> list[Any]:
+    """The raw bytes of the chunks at ``starts[first:]``, as many as fit in
+    :data:`RAW_BATCH_BYTES` (one at least), as views into this thread's raw
+    buffer; :data:`MISSING` for a chunk not in storage; None for one PyTables
+    must read. Caller holds the lock."""
+    infos, total = [], 0
+    for coords in starts[first:]:
+        info = node.chunk_info(coords)
+        # A chunk stored with a filter skipped (filter_mask) is PyTables' to read.
+        size = info.size if info.offset is not None and not info.filter_mask else 0
+        if infos and total + size > RAW_BATCH_BYTES:
+            break
+        infos.append(info)
+        total += size
+    buf = getattr(_RAW, "buf", None)
+    if buf is None or len(buf) < total:
+        buf = _RAW.buf = bytearray(total + total // 4)
+    view, at, raws = memoryview(buf), 0, []
+    for coords, info in zip(starts[first:], infos):
+        if info.offset is None:
+            raws.append(MISSING)
+            continue
+        if info.filter_mask:
+            raws.append(None)
+            continue
+        raw = node.read_chunk(coords, out=view[at : at + info.size])[: info.size]
+        at += info.size
+        if node.filters.fletcher32:
+            # None on a mismatch: HDF5's pipeline reads the chunk and decides.
+            raw = verify_chunk(node, coords, raw, info.offset)
+        raws.append(raw)
+    return raws
 
 
 def _needed_blocks(local: Any, rows: int) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lazyarr.backends.base import BackendBase, IndexingSupport, Selection, register_backend
-from lazyarr.core.selection import apply_orthogonal, orthogonal_key, stack
+from lazyarr.core.selection import VIEW_TYPES, apply_orthogonal, orthogonal_key, stack
 from lazyarr.errors import BackendError
 
 __all__ = ["MemoryBackend"]
@@ -55,9 +55,11 @@ class MemoryBackend(BackendBase):
 
     def _set(self, a: np.ndarray) -> None:
         self._a = a
-        # What NumPy makes the base of a view of ``a``: a result with this
-        # base shares memory with the backend and must be copied.
-        self._owner = a[...].base
+        #: The array, and what NumPy makes the base of a view of it: a result
+        #: with that base shares memory with the backend and must be copied.
+        #: One attribute, replaced whole on append, so the read path can index
+        #: the array without a call into this backend (BoundCache.getitem).
+        self.numpy_source = (a, a[...].base)
 
     @property
     def array(self) -> np.ndarray:
@@ -81,8 +83,9 @@ class MemoryBackend(BackendBase):
 
     def getitem(self, key: object) -> object:
         """``array[key]`` as NumPy gives it, never a view of the array."""
-        out = self._a[key]
-        if type(out) is np.ndarray and out.base is self._owner:
+        a, owner = self.numpy_source
+        out = a[key]
+        if type(out) in VIEW_TYPES and out.base is owner:
             return out.copy()
         return out
 

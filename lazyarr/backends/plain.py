@@ -26,7 +26,7 @@ from lazyarr.backends._pytables import (
     write_selection,
 )
 from lazyarr.backends.base import HDF5_LOCK, IndexingSupport, Selection, register_backend
-from lazyarr.core.selection import apply_orthogonal, orthogonal_key, selection_shape
+from lazyarr.core.selection import VIEW_TYPES, apply_orthogonal, orthogonal_key, selection_shape
 from lazyarr.errors import BackendError, ReadOnlyError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,7 +133,7 @@ class PlainBackend(PyTablesBackend):
             if key.dtype.kind == "b" and len(key) == len(a):
                 return np.take(a, np.flatnonzero(key), axis=0)
         out = a[key]
-        if type(out) is np.ndarray and out.base is m.owner:
+        if type(out) in VIEW_TYPES and out.base is m.owner:
             return m.copy_out(out)
         return out
 

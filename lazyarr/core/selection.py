@@ -46,6 +46,7 @@ __all__ = [
     "unique_inverse",
     "advanced_first",
     "stack",
+    "VIEW_TYPES",
     "stand_in",
 ]
 
@@ -239,6 +240,13 @@ def advanced_first(advanced: Sequence[bool]) -> bool:
     """
     pos = [i for i, f in enumerate(advanced) if f]
     return bool(pos) and pos[-1] - pos[0] + 1 != len(pos)
+
+
+#: The types of ``a[key]`` that can share memory with ``a``: a view, and a
+#: structured scalar (``np.void``), which NumPy also gives as a view of its row.
+#: A backend that hands out ``a[key]`` copies a result of these types whose
+#: ``base`` is ``a``'s: writing into a result must never change the stored data.
+VIEW_TYPES = (np.ndarray, np.void)
 
 
 def stack(parts: Sequence[np.ndarray], dtype: Any) -> np.ndarray:
