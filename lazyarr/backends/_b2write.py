@@ -236,7 +236,7 @@ class _Tail:
     the extent before anything else looks at the node.
     """
 
-    __slots__ = ("w", "start", "n", "ext", "buf", "dirty", "fixed", "live", "c0", "row_size", "row_bytes",
+    __slots__ = ("w", "start", "n", "ext", "buf", "dirty", "fixed", "live", "c0", "row_bytes",
                  "bytes", "pending", "filled")
 
     def __init__(self, w: Writer, start: int, buf: np.ndarray, n: int) -> None:
@@ -245,8 +245,7 @@ class _Tail:
         #: forked child): a backend may hold on to it (see :func:`putter`).
         self.live = True
         self.c0 = w.chunks[0]
-        self.row_size = int(np.prod(buf.shape[1:], dtype=np.int64))  # elements per row
-        self.row_bytes = self.row_size * buf.dtype.itemsize
+        self.row_bytes = int(np.prod(buf.shape[1:], dtype=np.int64)) * buf.dtype.itemsize
         self.bytes = memoryview(buf).cast("B")  # buf's bytes (C-contiguous: made by np.empty)
         #: Rows ``filled : n`` of ``buf`` wait here as bytes (see :func:`putter`)
         #: until :func:`_settle` copies them in.
@@ -384,18 +383,17 @@ def putter(t: _Tail, node: Any, ref: Any = None, path: str = "", cast: bool = Fa
            [2., 2.]], dtype=float32)
     """
     buf, pending, lock = t.buf, t.pending, HDF5_LOCK
-    nd, c0, row_size, dt0, row_shape = buf.ndim, t.c0, t.row_size, buf.dtype, buf.shape[1:]
+    nd, c0, dt0, row_shape = buf.ndim, t.c0, buf.dtype, buf.shape[1:]
     h = None if ref is None else ref._handle
     commits = None if h is None else h.commits
 
     def put(rows: np.ndarray) -> bool:
         nonlocal commits
-        if rows.ndim != nd:
+        shape = rows.shape
+        if len(shape) != nd or shape[1:] != row_shape:
             return False
-        k = len(rows)
-        # Same ndim and size as k rows is the same shape when rows have at
-        # most one axis besides (cheaper than comparing shapes).
-        if k == 0 or rows.size != k * row_size or (nd > 2 and rows.shape[1:] != row_shape):
+        k = shape[0]
+        if k == 0:
             return False
         dt = rows.dtype
         same = dt is dt0 or dt == dt0
