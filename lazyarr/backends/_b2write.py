@@ -10,9 +10,10 @@ whole chunk rows of about :data:`BLOCK_BYTES`, which the block reader
 (:mod:`lazyarr.backends._b2blocks`) decodes one at a time.
 
 Rows appended after the last whole chunk wait in a per-node tail
-(:func:`append`, :func:`append_small`) until the chunk fills, or the node is
-read, written, flushed or closed (:func:`flush_tail`; closing and flushing
-through lazyarr call it for every node of the file).
+(:func:`append`, :func:`append_small`, and the one-row fast path
+:func:`putter`) until the chunk fills, or the node is read, written, flushed
+or closed (:func:`flush_tail`; closing and flushing through lazyarr call it
+for every node of the file).
 
 Examples
 --------
