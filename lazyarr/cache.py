@@ -107,7 +107,7 @@ class BoundCache:
 
             self._read = read
         self._support = support
-        # Counters per thread ([hits, misses, backend_reads, bytes_read]),
+        # Counters per thread ([hits, misses, backend_reads, bytes_read, direct]),
         # summed when asked: a thread adds to its own list with no lock, which
         # a read of one element would feel.
         self._local = threading.local()

@@ -419,6 +419,28 @@ def test_ufuncs_fill_their_result_in_blocks(d, st_, budget):
         exact(lambda v: v > 0, a, "greater")
         exact(lambda v: np.sqrt(v), a, "sqrt")
         exact(lambda v: np.multiply(other, v, dtype="f8"), a, "multiply(dtype=f8)")
+        for order in "CFAK":
+            r, e = np.absolute(_lazy(a), order=order), np.absolute(a, order=order)
+            assert (r.flags.c_contiguous, r.flags.f_contiguous) == (e.flags.c_contiguous, e.flags.f_contiguous), order
+
+
+@N
+@given(d=data(max_dims=3), st_=st.data())
+@example(d=(np.arange(24.0).reshape(12, 2), 64), st_=None)
+def test_generalized_ufuncs_are_not_cut_in_rows(d, st_, budget):
+    # np.matmul, np.vecdot, ... work on core dimensions: x @ v of a vector v
+    # drops an axis, so their result is NumPy's on the whole array (this
+    # raised a core-dimension ValueError on arrays bigger than a block).
+    a, bb = d
+    budget(bb)
+    k = a.shape[-1]
+    m = 3 if st_ is None else st_.draw(st.integers(1, 4))
+    for name, w in [("vector", np.arange(k) - 1.0), ("square", np.eye(k) * 2), ("matrix", np.ones((k, m)))]:
+        exact(lambda v, w=w: v @ w, a, f"x @ {name}")
+        exact(lambda v, w=w: np.matmul(v, w), a, f"matmul(x, {name})")
+    exact(lambda v: np.ones((m,) + a.shape[-2:-1]) @ v if a.ndim >= 2 else np.ones(a.shape) @ v, a, "w @ x")
+    exact(lambda v: np.vecdot(v, np.arange(k) + 1.0), a, "vecdot")
+    exact(lambda v: v @ np.ones(k + 1), a, "x @ mismatched")
 
 
 @N

@@ -58,7 +58,7 @@ class MemoryBackend(BackendBase):
         #: The array, and what NumPy makes the base of a view of it: a result
         #: with that base shares memory with the backend and must be copied.
         #: One attribute, replaced whole on append, so the read path can index
-        #: the array without a call into this backend (BoundCache.getitem).
+        #: the array without a call into this backend (BoundCache.direct_reader).
         self.numpy_source = (a, a[...].base)
 
     @property
