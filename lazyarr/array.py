@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from lazyarr.cache import CachePolicy
+from lazyarr.cache import BoundCache, CachePolicy
 from lazyarr.core.plan import ReadPlan, plan
 from lazyarr.core.selection import Selection, selection_shape, stack, stand_in
 from lazyarr.errors import ReadOnlyError
@@ -332,6 +332,15 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         >>> len(x), x[-1]
         (4, array([5., 6.]))
         """
+        fast = self._append_fast
+        if fast is not None and type(rows) is np.ndarray and fast(rows):
+            # Rows of the array's own dtype and row shape into a buffered
+            # last chunk, checked by the backend (CompressedBackend.appender);
+            # everything else takes the full path below.
+            drop = self._append_drop
+            if drop is not None:
+                drop(None)
+            return
         self._check_writable()
         if not getattr(self._backend, "extendable", False):
             raise TypeError(
@@ -342,6 +351,16 @@ class LazyArray(MembersMixin, NumpyFunctionsMixin, ReductionsMixin, NumpyOperato
         if rows.shape[0]:
             self._backend.append(rows)
             self._cache.invalidate(None)
+            appender = getattr(self._backend, "appender", None)
+            bound = self._cache
+            # A state that holds no rows (NoCache's) has none to drop.
+            self._append_drop = None if type(bound).invalidate is BoundCache.invalidate else bound.invalidate
+            self._append_fast = None if appender is None else appender()
+
+    #: The backend's fast path for the next one-row append (see append), and
+    #: the bound state's ``invalidate`` it calls after (None: nothing to drop).
+    _append_fast: Any = None
+    _append_drop: Any = None
 
     def flush(self) -> None:
         """Push buffered writes to storage."""

@@ -227,7 +227,8 @@ class BoundCache:
         """Items ``idx`` (sorted, unique, committed) of a ragged backend."""
         self._count(misses=1)
         items = self.backend.read_items(idx)
-        self._count(reads=1, nbytes=sum(map(_NBYTES, items)))
+        nbytes = getattr(items, "nbytes", None)  # (ragged_base.Items: summed by the backend)
+        self._count(reads=1, nbytes=sum(map(_NBYTES, items)) if nbytes is None else nbytes)
         return items
 
     def invalidate(self, sel: Selection | None = None) -> None:

@@ -67,7 +67,7 @@ class NumpyOperatorsMixin(NDArrayOperatorsMixin):
         if not outs and ufunc.nout == 1 and "where" not in kwargs:
             # The ndarray result filled block by block (issue 16): memory is
             # the result and a block, not the inputs read whole as well.
-            from lazyarr.numpy_functions import ufunc_in_blocks
+            from lazyarr.numpy_elementwise import ufunc_in_blocks
 
             res = ufunc_in_blocks(ufunc, inputs, kwargs)
             if res is not None:

@@ -379,3 +379,23 @@ def test_in_memory_refuses_backends_without_a_file():
         la.LazyArray(NoFile(), cache=la.InMemory())
     # A NumPy array is in memory already.
     la.LazyArray(la.backends.MemoryBackend(np.zeros(3)), cache=la.InMemory())
+
+
+@settings(max_examples=20, deadline=None)
+@given(shapes=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=30),
+       data=st.data())
+def test_ragged_bytes_read_are_the_items_bytes(tmp_path_factory, shapes, data):
+    # RaggedOffsetsBackend.read_items sums the bytes for the cache
+    # (ragged_base.Items) from the bounds, gaps between the items included.
+    items = [np.arange(a * b, dtype=np.int16).reshape(a, b) for a, b in shapes]
+    idx = sorted(data.draw(st.sets(st.integers(0, len(items) - 1), min_size=1), label="items"))
+    with la.open(tmp_path_factory.mktemp("r") / "r.h5", "w") as s:
+        r = s.create_ragged("r", dtype="int16", item_ndim=2)
+        r.extend(items)
+        s.flush()
+        before = r.cache_stats["bytes_read"]
+        got = r[idx]
+        assert r.cache_stats["bytes_read"] - before == sum(items[i].nbytes for i in idx)
+        for g, i in zip(got, idx):
+            np.testing.assert_array_equal(g, items[i])
+            assert g.shape == items[i].shape and g.dtype == items[i].dtype

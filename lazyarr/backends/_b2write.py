@@ -10,9 +10,10 @@ whole chunk rows of about :data:`BLOCK_BYTES`, which the block reader
 (:mod:`lazyarr.backends._b2blocks`) decodes one at a time.
 
 Rows appended after the last whole chunk wait in a per-node tail
-(:func:`append`, :func:`append_small`) until the chunk fills, or the node is
-read, written, flushed or closed (:func:`flush_tail`; closing and flushing
-through lazyarr call it for every node of the file).
+(:func:`append`, :func:`append_small`, and the one-row fast path
+:func:`putter`) until the chunk fills, or the node is read, written, flushed
+or closed (:func:`flush_tail`; closing and flushing through lazyarr call it
+for every node of the file).
 
 Examples
 --------
@@ -40,10 +41,10 @@ import blosc2
 import numpy as np
 
 from lazyarr.backends import _b2blocks
-from lazyarr.backends._hdf5 import BEFORE_FLUSH
+from lazyarr.backends._hdf5 import BEFORE_FLUSH, HDF5_LOCK
 
 __all__ = ["BLOCK_BYTES", "block_rows", "writer", "encode", "write_rows", "append", "append_small",
-           "flush_tail", "pending", "drop_tail", "unsynced"]
+           "tail", "putter", "flush_tail", "pending", "drop_tail", "unsynced"]
 
 #: Bytes per Blosc2 block of the chunks lazyarr writes (see the README's
 #: "Why Blosc2 blocks of 32 KiB": 16-128 KiB measured; 32 KiB keeps the
@@ -205,6 +206,9 @@ _TAILS_LOCK = threading.Lock()
 def _forget_after_fork() -> None:
     # The child writes nothing of the parent's buffered rows (nor could it).
     global _TAILS, _TAILS_LOCK
+    for tails in list(_TAILS.values()):
+        for t in tails.values():
+            t.live = False  # (a backend's cached tail, see put)
     _TAILS_LOCK = threading.Lock()
     _TAILS = weakref.WeakKeyDictionary()
 
@@ -233,13 +237,34 @@ class _Tail:
     the extent before anything else looks at the node.
     """
 
-    __slots__ = ("w", "start", "n", "ext", "buf", "dirty", "fixed")
+    __slots__ = ("w", "start", "n", "ext", "buf", "dirty", "fixed", "live", "c0", "row_bytes",
+                 "bytes", "pending", "filled")
 
     def __init__(self, w: Writer, start: int, buf: np.ndarray, n: int) -> None:
         self.w, self.start, self.buf, self.n, self.ext, self.dirty = w, start, buf, n, n, False
+        #: Still the node's tail (False once replaced, dropped, or in a
+        #: forked child): a backend may hold on to it (see :func:`putter`).
+        self.live = True
+        self.c0 = w.chunks[0]
+        self.row_bytes = int(np.prod(buf.shape[1:], dtype=np.int64)) * buf.dtype.itemsize
+        self.bytes = memoryview(buf).cast("B")  # buf's bytes (C-contiguous: made by np.empty)
+        #: Rows ``filled : n`` of ``buf`` wait here as bytes (see :func:`putter`)
+        #: until :func:`_settle` copies them in.
+        self.pending: list[bytes] = []
+        self.filled = n
         #: The chunk at ``start`` is in the file (a partial chunk of an
         #: earlier flush): every later write of it keeps its length.
         self.fixed = n > 0
+
+
+def _settle(t: _Tail) -> None:
+    """Copy the rows :func:`putter` left as bytes into ``t.buf``. Caller holds the lock."""
+    if t.pending:
+        data = b"".join(t.pending)
+        a = t.filled * t.row_bytes
+        t.bytes[a : a + len(data)] = data
+        t.pending.clear()
+    t.filled = t.n
 
 
 def _sync(node: Any, t: _Tail) -> None:
@@ -270,6 +295,7 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
     c0 = w.chunks[0]
     t = tails.get(path)
     if t is not None:
+        _settle(t)
         _sync(node, t)
     n0 = int(node.nrows)
     if t is None or t.w is not w or t.start + t.n != n0:
@@ -277,6 +303,8 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
         buf = np.empty((c0,) + tuple(node.shape[1:]), w.dtype)
         if n0 > t0:
             buf[: n0 - t0] = node.read(t0, n0)
+        if t is not None:
+            t.live = False
         t = tails[path] = _Tail(w, t0, buf, n0 - t0)
     k = len(rows)
     node.truncate(n0 + k)
@@ -298,6 +326,7 @@ def append(node: Any, w: Writer, rows: np.ndarray) -> None:
     if i < k:
         t.buf[: k - i] = rows[i:]
         t.n, t.ext, t.dirty = k - i, k - i, True
+    t.filled = t.n
     if wrote:
         _b2blocks.forget(node)
 
@@ -310,21 +339,93 @@ def append_small(node: Any, rows: np.ndarray) -> bool:
     rows do not fit or are not plainly appendable (:func:`append` and the
     caller's checks then decide). Caller holds the lock.
     """
-    tails = _TAILS.get(node._v_file)  # a lookup: no lock needed
-    t = tails.get(node._v_pathname) if tails else None
-    if t is None:
+    t = tail(node)
+    if t is None or (rows.dtype != t.buf.dtype and (rows.dtype.hasobject
+                                                    or not np.can_cast(rows.dtype, t.buf.dtype, "same_kind"))):
         return False
-    k = len(rows)
-    buf = t.buf
-    if (t.n + k >= len(buf) or rows.shape[1:] != buf.shape[1:] or k == 0
-            or t.start + t.ext != node.nrows
-            or (rows.dtype != buf.dtype and (rows.dtype.hasobject
-                                             or not np.can_cast(rows.dtype, buf.dtype, "same_kind")))):
-        return False
-    buf[t.n : t.n + k] = rows
-    t.n += k
-    t.dirty = True
-    return True
+    return putter(t, node, cast=True)(rows)
+
+
+def tail(node: Any) -> "_Tail | None":
+    """``node``'s buffered tail, if it has one (no lock needed: a lookup)."""
+    tails = _TAILS.get(node._v_file)
+    return tails.get(node._v_pathname) if tails else None
+
+
+def putter(t: _Tail, node: Any, ref: Any = None, path: str = "", cast: bool = False
+           ) -> Callable[[np.ndarray], bool]:
+    """A function of ``rows`` that appends them into tail ``t`` of ``node`` if
+    it is still the node's tail and they fit without filling it, have its
+    row shape and its dtype (or, with ``cast``, one the caller checked it
+    can take); it returns False (nothing done) otherwise.
+
+    It may be kept between appends (the one-row fast path of
+    :meth:`lazyarr.backends.compressed.CompressedBackend.appender`):
+    ``t.live`` says the tail was not replaced since. With ``ref`` (the
+    :class:`lazyarr.files.FileRef` the appends go through) it also refuses
+    once that ref has let go of its file handle (closed, or reopened), and
+    records ``path`` for the next flush's commit record (``will_commit``)
+    again after each flush. A closure over what it checks: it runs on every
+    one-row append, and attribute lookups were most of that time.
+
+    Examples
+    --------
+    >>> import numpy as np, lazyarr as la, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "p.h5")
+    >>> with la.open(path, "w") as store:
+    ...     x = store.create_array("x", np.zeros((0, 2), np.float32), chunks=(4, 2))
+    ...     x.append(np.ones((1, 2), np.float32))
+    ...     node = x.backend._node()
+    ...     put = putter(tail(node), node)
+    ...     put(np.full((1, 2), 2, np.float32)), put(np.ones((1, 2))), put(np.ones((1, 3), np.float32))
+    ...     x[:]
+    (True, False, False)
+    array([[1., 1.],
+           [2., 2.]], dtype=float32)
+    """
+    buf, pending, lock = t.buf, t.pending, HDF5_LOCK
+    nd, c0, dt0, row_shape = buf.ndim, t.c0, buf.dtype, buf.shape[1:]
+    h = None if ref is None else ref._handle
+    commits = None if h is None else h.commits
+
+    def put(rows: np.ndarray) -> bool:
+        nonlocal commits
+        shape = rows.shape
+        if len(shape) != nd or shape[1:] != row_shape:
+            return False
+        k = shape[0]
+        if k == 0:
+            return False
+        dt = rows.dtype
+        same = dt is dt0 or dt == dt0
+        if not (same or cast):
+            return False
+        lock.acquire()  # (not ``with``: half the cost)
+        try:
+            n = t.n
+            if (not t.live or n + k >= c0 or (ref is not None and ref._handle is not h)
+                    or not node._v_isopen
+                    or t.start + t.ext != node.shape[0]):  # (the node changed behind lazyarr's back)
+                return False
+            if same:
+                # Kept as bytes (C order, whatever the strides) until the
+                # buffer is needed: a third of the time of copying one row
+                # into the buffer.
+                pending.append(rows.tobytes())
+            else:
+                _settle(t)
+                buf[n : n + k] = rows
+                t.filled = n + k
+            t.n = n + k
+            t.dirty = True
+            if h is not None and h.commits is not commits:  # flushed since: the record is due again
+                ref.will_commit(path)
+                commits = h.commits
+        finally:
+            lock.release()
+        return True
+
+    return put
 
 
 def flush_tail(node: Any, fixed: bool = True) -> None:
@@ -338,6 +439,7 @@ def flush_tail(node: Any, fixed: bool = True) -> None:
     tails = _tails(node._v_file)
     t = tails.get(node._v_pathname) if tails else None
     if t is not None and t.dirty:
+        _settle(t)
         _sync(node, t)
         if t.n and t.start + t.n <= node.nrows:
             # Uncompressed, so that this chunk keeps one length from now on.
@@ -363,8 +465,9 @@ def pending(node: Any) -> bool:
 def drop_tail(node: Any) -> None:
     """Forget ``node``'s buffered rows (already flushed) before others write it."""
     tails = _tails(node._v_file)
-    if tails:
-        tails.pop(node._v_pathname, None)
+    t = tails.pop(node._v_pathname, None) if tails else None
+    if t is not None:
+        t.live = False
 
 
 def _flush_file(f: Any) -> None:
@@ -376,7 +479,7 @@ def _flush_file(f: Any) -> None:
             try:
                 node = f.get_node(path)
             except LookupError:  # removed since (tables.NoSuchNodeError)
-                tails.pop(path, None)
+                tails.pop(path).live = False
                 continue
             flush_tail(node)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import tables
@@ -427,6 +427,26 @@ class CompressedBackend(PyTablesBackend):
                         # The last chunk may have changed.
                         self._after_write(node)
                 self._ref.will_commit(self._path)
+
+    def appender(self) -> Callable[[np.ndarray], bool] | None:
+        """The one-row append's fast path, taken right after an append: None
+        if the node has no buffered tail (see :func:`_b2write.append`).
+
+        A function of ``rows``, an ndarray of this array's own dtype and row
+        shape, that copies them into the node's buffered last chunk if they
+        fit without filling it and returns True; False (nothing done): take
+        :meth:`append`. It checks only what that needs (see
+        :func:`_b2write.putter`): the append before it succeeded, so the file
+        is writable and the node extendable; the same file handle, an open
+        node and a live tail mean nothing has changed since.
+        """
+        with HDF5_LOCK:
+            node = self._node()
+            t = _b2write.tail(node)
+            if t is None or self._ref._handle is None or self.readonly:
+                return None
+            self._ref.will_commit(self._path)
+            return _b2write.putter(t, node, self._ref, self._path)
 
     def _recover(self, node: Any) -> None:
         """Rows past the commit record of the last flush are the remains of

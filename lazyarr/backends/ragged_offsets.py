@@ -43,7 +43,7 @@ from lazyarr.backends._pytables import (
 )
 from lazyarr.backends.base import HDF5_LOCK, register_backend
 from lazyarr.backends.compressed import CHUNK_BYTES
-from lazyarr.backends.ragged_base import RaggedBackendBase, as_int64, meta_earray, shape_tuples
+from lazyarr.backends.ragged_base import Items, RaggedBackendBase, as_int64, meta_earray
 from lazyarr.core.selection import merge_groups
 from lazyarr.errors import BackendError
 
@@ -181,12 +181,17 @@ class RaggedOffsetsBackend(RaggedBackendBase):
             bufs = [(f, l, lo, flat.decode(data, geometry, lo, hi)) for f, l, lo, hi in windows]
         # Split outside the lock: no HDF5 here. This loop is most of the cost
         # of a large read, hence the plain lists and no reshape of 1-d items.
-        out: list[np.ndarray] = []
+        out = Items()
+        out.nbytes = int((stops - starts).sum()) * itemsize
         one_d = self._item_ndim == 1
         if one_d:
             slist, elist = starts.tolist(), stops.tolist()
+        elif self._item_ndim == 2:
+            # Shapes as tuples zipped from two columns: a quarter less time
+            # than a list per item from shapes.tolist().
+            shp = list(zip(shapes[:, 0].tolist(), shapes[:, 1].tolist()))
         else:
-            shp = shape_tuples(shapes)
+            shp = shapes.tolist()
         itemsize = self._dtype.itemsize
         for f, l, lo, buf in bufs:
             if one_d:

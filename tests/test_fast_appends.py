@@ -1,0 +1,217 @@
+"""The one-row append's fast path (CompressedBackend.appender, _b2write.putter).
+
+After an append, ``x.append(rows)`` of an ndarray of the array's own dtype
+and row shape copies the rows into the node's buffered tail with only the
+checks that case needs. Everything else takes the full path, and must raise
+exactly what it raised before: the tests run every input through an array
+whose fast path is armed and through one whose fast path is always off, and
+compare both with NumPy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tables
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lazyarr as la
+from lazyarr.backends import _b2write
+from lazyarr.testing import assert_same_as_numpy, keys
+
+EXAMPLES = max(10, settings.default.max_examples // 3)
+
+#: How the rows of one append are handed over.
+FORMS = ["slice", "slice", "slice", "strided", "fortran", "row", "list", "zero", "wider", "transposed",
+         "wider dtype", "narrower int", "out of range", "complex", "scalar", "backend cast", "many"]
+
+
+def _rows(form, k, row_shape, dtype, seed):
+    """Rows for one append in ``form``, and what NumPy would append (None: an error)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0 if dtype.kind == "u" else -100, 100, (k,) + row_shape).astype(dtype)
+    if form == "slice":
+        big = rng.integers(-100, 100, (k + 3,) + row_shape).astype(dtype)
+        return big[2 : 2 + k], big[2 : 2 + k]
+    if form == "strided":
+        big = np.repeat(base, 2, axis=0)
+        big[1::2] = 77
+        return big[::2], base
+    if form == "fortran":
+        return np.asfortranarray(base), base
+    if form == "row":
+        return base[0], base[:1]
+    if form == "list":
+        return base.tolist(), base
+    if form == "zero":
+        return base[:0], base[:0]
+    if form == "wider":
+        return np.zeros((k,) + row_shape[:-1] + (row_shape[-1] + 1,), dtype), None
+    if form == "transposed":  # the same number of elements per row, another row shape
+        rows = np.ascontiguousarray(np.swapaxes(base, 1, -1))
+        return rows, (rows if rows.shape == base.shape else None)
+    if form == "wider dtype":  # same_kind: cast like NumPy
+        return base.astype(np.float64 if dtype.kind == "f" else np.int64), base
+    if form == "narrower int":
+        return base.astype(np.int8), base.astype(np.int8).astype(dtype)
+    if form == "out of range":
+        return np.full((k,) + row_shape, 2**40, np.int64), (None if dtype.kind in "iu" else
+                                                           np.full((k,) + row_shape, 2**40, np.int64).astype(dtype))
+    if form == "complex":
+        return base.astype(np.complex64), None
+    if form == "scalar":
+        return np.array(5, dtype), None
+    if form == "backend cast":  # a same_kind dtype, straight to the backend
+        return base.astype({"f": np.float64, "i": np.int64, "u": np.uint16}[dtype.kind]), base
+    assert form == "many"
+    big = rng.integers(-100, 100, (3 * k + 9,) + row_shape).astype(dtype)
+    return big, big
+
+
+def _append(x, rows, form, fast):
+    if not fast:
+        x._append_fast = None  # the full path, as before the fast path existed
+    if form == "backend cast":
+        x.backend.append(rows)  # put()'s cast branch: a dtype the buffer takes
+        x._cache.invalidate(None)
+    else:
+        x.append(rows)
+
+
+def _outcome(f):
+    try:
+        f()
+    except Exception as e:  # noqa: BLE001 -- compared between the two paths
+        return type(e), str(e)
+    return None
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(data=st.data())
+def test_fast_appends_same_as_numpy_and_the_full_path(tmp_path_factory, data):
+    dtype = np.dtype(data.draw(st.sampled_from(["<f4", "<i2", "<f8", "<u1"]), label="dtype"))
+    row_shape = data.draw(st.sampled_from([(3,), (1,), (2, 3), (3, 3), (2, 1, 2)]), label="row shape")
+    crow = data.draw(st.integers(2, 12), label="chunk rows")
+    path = tmp_path_factory.mktemp("f") / "f.h5"
+    model = np.zeros((data.draw(st.integers(0, 5), label="rows"),) + row_shape, dtype)
+    s = la.open(path, "w")
+    try:
+        fast = s.create_array("fast", model, chunks=(crow,) + row_shape)
+        slow = s.create_array("slow", model, chunks=(crow,) + row_shape)
+        for step in range(data.draw(st.integers(1, 12), label="steps")):
+            what = data.draw(st.sampled_from(["append"] * 6 + ["read", "flush", "reopen", "write"]))
+            if what == "append":
+                form = data.draw(st.sampled_from(FORMS), label="form")
+                k = data.draw(st.integers(1, crow + 1), label="k")
+                rows, want = _rows(form, k, row_shape, dtype, step)
+                got = _outcome(lambda: _append(fast, rows, form, True))
+                assert got == _outcome(lambda: _append(slow, rows, form, False))
+                if want is None:
+                    assert got is not None and got[0] in (ValueError, TypeError), (form, got)
+                else:
+                    assert got is None, (form, got)
+                    model = np.concatenate([model, want])
+            elif what == "read":
+                key = data.draw(keys(model.shape, invalid=False), label="key")
+                assert_same_as_numpy(fast.__getitem__, model, key)
+                assert fast.shape == slow.shape == model.shape
+            elif what == "flush":
+                s.flush()
+                for x in (fast, slow):
+                    np.testing.assert_array_equal(x.backend._node().read(), model)  # PyTables' own read
+            elif what == "write" and len(model):
+                i = data.draw(st.integers(-len(model), len(model) - 1))
+                fast[i] = slow[i] = 9
+                model[i] = 9
+            else:
+                s.close()
+                s = la.open(path, "a")
+                fast, slow = s["fast"], s["slow"]
+        assert len(fast) == len(slow) == len(model)
+        np.testing.assert_array_equal(fast[:], model)
+        np.testing.assert_array_equal(slow[:], model)
+    finally:
+        s.close()
+    with tables.open_file(path) as f:
+        for name in ("fast", "slow"):
+            np.testing.assert_array_equal(f.get_node("/" + name)[:], model)
+            assert f.get_node("/" + name)._v_attrs["LAZYARR_ROWS"] == len(model)
+
+
+def _armed(tmp_path, dtype="f4", cols=4):
+    s = la.open(tmp_path / "a.h5", "w")
+    x = s.create_array("x", np.zeros((0, cols), dtype), chunks=(16, cols))
+    x.append(np.ones((1, cols), dtype))
+    assert x._append_fast is not None  # the next one-row append takes the fast path
+    return s, x
+
+
+def test_the_fast_path_takes_own_dtype_rows_and_counts_them_at_once(tmp_path):
+    s, x = _armed(tmp_path)
+    node = x.backend._node()
+    x.append(np.full((1, 4), 2, np.float32))
+    x.append(np.full((3, 4), 3, np.float32)[::-1])  # non-contiguous: copied in C order
+    t = _b2write.tail(node)
+    assert len(t.pending) == 2 and node.nrows == 1  # no HDF5 call: only the tail knows
+    assert x.shape == (5, 4) and len(x) == 5
+    np.testing.assert_array_equal(x[:, 0], [1, 2, 3, 3, 3])
+    s.close()
+    with la.open(tmp_path / "a.h5") as r:
+        np.testing.assert_array_equal(r["x"][:, 0], [1, 2, 3, 3, 3])
+
+
+def test_the_fast_path_refuses_a_closed_array(tmp_path):
+    s, x = _armed(tmp_path)
+    s.close()
+    with pytest.raises(la.ClosedError):
+        x.append(np.ones((1, 4), np.float32))
+
+
+def test_the_fast_path_refuses_a_read_only_file(tmp_path):
+    s, x = _armed(tmp_path)
+    s.close()
+    with la.open(tmp_path / "a.h5") as r:
+        y = r["x"]
+        with pytest.raises(la.ReadOnlyError):
+            y.append(np.ones((1, 4), np.float32))
+        assert y.shape == (1, 4)
+
+
+@pytest.mark.parametrize("rows, error, match", [
+    (np.ones((1, 5), np.float32), ValueError, r"shape \(k,\) \+ \(4,\)"),
+    (np.ones((1, 4, 1), np.float32), ValueError, r"shape \(k,\) \+ \(4,\)"),
+    (np.ones((1, 4), np.complex64), TypeError, "same_kind"),
+    (np.array(1.0, np.float32), ValueError, "shape"),
+])
+def test_the_fast_path_refusals_raise_what_the_full_path_raises(tmp_path, rows, error, match):
+    s, x = _armed(tmp_path)
+    with s:
+        with pytest.raises(error, match=match):
+            x.append(rows)
+        assert x.shape == (1, 4)
+        x.append(np.zeros((0, 4), np.float32))  # 0 rows: nothing
+        x.append(np.full((1, 4), 2.0))  # float64: cast, as NumPy's same_kind does
+        np.testing.assert_array_equal(x[:, 0], np.array([1, 2], np.float32))
+
+
+def test_int_rows_out_of_range_are_refused_on_the_fast_path_too(tmp_path):
+    s, x = _armed(tmp_path, "i2")
+    with s:
+        with pytest.raises(ValueError, match="out of range"):
+            x.append(np.full((1, 4), 40000, np.int64))
+        x.append(np.full((1, 4), -3, np.int8))  # in range: cast
+        np.testing.assert_array_equal(x[:, 0], np.array([1, -3], np.int16))
+
+
+def test_a_flush_between_fast_appends_records_them(tmp_path):
+    s, x = _armed(tmp_path)
+    with s:
+        for i in range(40):  # fills two chunks and more, flushing on the way
+            x.append(np.full((1, 4), i, np.float32))
+            if i % 7 == 0:
+                s.flush()
+                node = x.backend._node()
+                assert node._v_attrs["LAZYARR_ROWS"] == i + 2 == node.nrows  # the commit record
+                np.testing.assert_array_equal(node.read()[:, 0], np.r_[1, np.arange(i + 1)])
+        np.testing.assert_array_equal(x[:, 0], np.r_[1, np.arange(40)])
