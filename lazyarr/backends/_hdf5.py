@@ -27,6 +27,8 @@ from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.errors import CorruptStoreError, StorageError
 
 __all__ = [
+    "HDF5_LIB",
+    "hid",
     "ATTR_BACKEND",
     "ATTR_ROWS",
     "committed_rows",
@@ -252,7 +254,9 @@ def _libhdf5() -> Any:
         return None
 
 
-_LIB = _libhdf5()
+#: The HDF5 library PyTables is linked with (ctypes), None on builds where it
+#: cannot be found: callers then skip what needs it.
+HDF5_LIB = _libhdf5()
 
 
 def hold_metadata(file: tables.File) -> bool:
@@ -268,17 +272,17 @@ def hold_metadata(file: tables.File) -> bool:
     the library could not be reached (then nothing changed). Caller holds
     :data:`HDF5_LOCK`.
     """
-    if _LIB is None:  # pragma: no cover
+    if HDF5_LIB is None:  # pragma: no cover
         return False
     fid = ctypes.c_int64(file._get_file_id())
     cfg = _MdcConfig()
     cfg.version = 1
-    if _LIB.H5Fget_mdc_config(fid, ctypes.byref(cfg)) < 0:  # pragma: no cover
+    if HDF5_LIB.H5Fget_mdc_config(fid, ctypes.byref(cfg)) < 0:  # pragma: no cover
         return False
     cfg.evictions_enabled = False
     cfg.incr_mode = cfg.decr_mode = cfg.flash_incr_mode = 0  # H5C_*__off
     cfg.rpt_fcn_enabled = cfg.open_trace_file = cfg.close_trace_file = False
-    return _LIB.H5Fset_mdc_config(fid, ctypes.byref(cfg)) >= 0
+    return HDF5_LIB.H5Fset_mdc_config(fid, ctypes.byref(cfg)) >= 0
 
 
 def flush_file(file: tables.File, what: str) -> None:
@@ -289,14 +293,14 @@ def flush_file(file: tables.File, what: str) -> None:
     called again and its status checked (it rewrites what the first call
     could not). Caller holds :data:`HDF5_LOCK`.
     """
-    if _LIB is not None and file.mode != "r":
+    if HDF5_LIB is not None and file.mode != "r":
         _check_flush_space(file, what)
     file.flush()
-    if _LIB is None or file.mode == "r":  # pragma: no cover - unusual builds
+    if HDF5_LIB is None or file.mode == "r":  # pragma: no cover - unusual builds
         return
-    if _LIB.H5Fflush(ctypes.c_int64(file._get_file_id()), 1) < 0:  # H5F_SCOPE_GLOBAL
+    if HDF5_LIB.H5Fflush(ctypes.c_int64(file._get_file_id()), 1) < 0:  # H5F_SCOPE_GLOBAL
         why = "no space left on device or file too large"
-        _LIB.H5Eclear2(ctypes.c_int64(0))
+        HDF5_LIB.H5Eclear2(ctypes.c_int64(0))
         raise StorageError(errno.ENOSPC, f"HDF5 failed {what}: the file could not be written "
                            f"({why}, or an I/O error); the file holds what the last "
                            "successful flush wrote")
@@ -307,8 +311,8 @@ def _check_flush_space(file: tables.File, what: str) -> None:
     its metadata (the superblock's end-of-file first) and leave a file that
     does not open ("truncated file")."""
     eoa = ctypes.c_uint64(0)
-    if _LIB.H5Fget_eoa(ctypes.c_int64(file._get_file_id()), ctypes.byref(eoa)) < 0:
-        _LIB.H5Eclear2(ctypes.c_int64(0))  # pragma: no cover
+    if HDF5_LIB.H5Fget_eoa(ctypes.c_int64(file._get_file_id()), ctypes.byref(eoa)) < 0:
+        HDF5_LIB.H5Eclear2(ctypes.c_int64(0))  # pragma: no cover
         return  # pragma: no cover
     try:
         size = os.path.getsize(file.filename)
@@ -330,12 +334,12 @@ def abandon(file: tables.File) -> None:
     memory between flushes, see :func:`hold_metadata`). Caller holds
     :data:`HDF5_LOCK` and closes ``file`` next.
     """
-    if _LIB is None or file.mode == "r" or file.params.get("DRIVER") not in (None, "H5FD_SEC2"):
+    if HDF5_LIB is None or file.mode == "r" or file.params.get("DRIVER") not in (None, "H5FD_SEC2"):
         return
     handle = ctypes.c_void_p()
-    if _LIB.H5Fget_vfd_handle(ctypes.c_int64(file._get_file_id()), ctypes.c_int64(0),
+    if HDF5_LIB.H5Fget_vfd_handle(ctypes.c_int64(file._get_file_id()), ctypes.c_int64(0),
                               ctypes.byref(handle)) < 0 or not handle.value:
-        _LIB.H5Eclear2(ctypes.c_int64(0))  # pragma: no cover
+        HDF5_LIB.H5Eclear2(ctypes.c_int64(0))  # pragma: no cover
         return  # pragma: no cover
     fd = ctypes.cast(handle, ctypes.POINTER(ctypes.c_int)).contents.value
     null = os.open(os.devnull, os.O_RDWR)
@@ -409,17 +413,18 @@ _FSPACE_AGGR = 2
 _GUARD_BYTES = (1,)
 
 
-def _hid(value: int) -> ctypes.c_int64:
+def hid(value: int) -> ctypes.c_int64:
+    """An HDF5 identifier as ctypes passes it (``hid_t``, 64 bits)."""
     return ctypes.c_int64(value)
 
 
 def _global_hid(name: str) -> ctypes.c_int64:
-    return ctypes.c_int64.in_dll(_LIB, name)
+    return ctypes.c_int64.in_dll(HDF5_LIB, name)
 
 
-if _LIB is not None:
+if HDF5_LIB is not None:
     for _fn in ("H5Pcreate", "H5Fcreate", "H5Screate_simple", "H5Dcreate_anon"):
-        getattr(_LIB, _fn).restype = ctypes.c_int64
+        getattr(HDF5_LIB, _fn).restype = ctypes.c_int64
 
 
 def create_file(path: str) -> bool:
@@ -430,26 +435,26 @@ def create_file(path: str) -> bool:
     False (nothing created) when the library cannot be reached: the caller
     lets PyTables create the file. Caller holds :data:`HDF5_LOCK`.
     """
-    if _LIB is None:  # pragma: no cover
+    if HDF5_LIB is None:  # pragma: no cover
         return False
-    _LIB.H5open()
-    fcpl = _LIB.H5Pcreate(_global_hid("H5P_CLS_FILE_CREATE_ID_g"))
+    HDF5_LIB.H5open()
+    fcpl = HDF5_LIB.H5Pcreate(_global_hid("H5P_CLS_FILE_CREATE_ID_g"))
     if fcpl < 0:  # pragma: no cover
-        _LIB.H5Eclear2(_hid(0))
+        HDF5_LIB.H5Eclear2(hid(0))
         return False
     try:
-        if _LIB.H5Pset_file_space_strategy(_hid(fcpl), ctypes.c_int(_FSPACE_AGGR),
+        if HDF5_LIB.H5Pset_file_space_strategy(hid(fcpl), ctypes.c_int(_FSPACE_AGGR),
                                            ctypes.c_bool(False), ctypes.c_uint64(1)) < 0:
-            _LIB.H5Eclear2(_hid(0))  # pragma: no cover
+            HDF5_LIB.H5Eclear2(hid(0))  # pragma: no cover
             return False  # pragma: no cover
-        fid = _LIB.H5Fcreate(os.fsencode(path), ctypes.c_uint(2), _hid(fcpl), _hid(0))  # TRUNC
+        fid = HDF5_LIB.H5Fcreate(os.fsencode(path), ctypes.c_uint(2), hid(fcpl), hid(0))  # TRUNC
         if fid < 0:
-            _LIB.H5Eclear2(_hid(0))
+            HDF5_LIB.H5Eclear2(hid(0))
             return False
-        _LIB.H5Fclose(_hid(fid))
+        HDF5_LIB.H5Fclose(hid(fid))
         return True
     finally:
-        _LIB.H5Pclose(_hid(fcpl))
+        HDF5_LIB.H5Pclose(hid(fcpl))
 
 
 def mark_pytables_file(file: tables.File) -> None:
@@ -475,36 +480,36 @@ def guard_flushed_space(file: tables.File) -> None:
     its own guards, then closed (HDF5 then drops it; its bytes are not
     reused, see above). Call after a flush. Caller holds :data:`HDF5_LOCK`.
     """
-    if _LIB is None or file.mode == "r":  # pragma: no cover
+    if HDF5_LIB is None or file.mode == "r":  # pragma: no cover
         return
-    fid = _hid(file._get_file_id())
+    fid = hid(file._get_file_id())
     old = _GUARDS.pop(id(file), [])
     new = []
-    dcpl = _LIB.H5Pcreate(_global_hid("H5P_CLS_DATASET_CREATE_ID_g"))
+    dcpl = HDF5_LIB.H5Pcreate(_global_hid("H5P_CLS_DATASET_CREATE_ID_g"))
     try:
-        _LIB.H5Pset_alloc_time(_hid(dcpl), ctypes.c_int(1))  # H5D_ALLOC_TIME_EARLY
-        _LIB.H5Pset_layout(_hid(dcpl), ctypes.c_int(1))  # H5D_CONTIGUOUS
+        HDF5_LIB.H5Pset_alloc_time(hid(dcpl), ctypes.c_int(1))  # H5D_ALLOC_TIME_EARLY
+        HDF5_LIB.H5Pset_layout(hid(dcpl), ctypes.c_int(1))  # H5D_CONTIGUOUS
         for n in _GUARD_BYTES:
             dims = (ctypes.c_uint64 * 1)(n)
-            space = _LIB.H5Screate_simple(ctypes.c_int(1), dims, None)
+            space = HDF5_LIB.H5Screate_simple(ctypes.c_int(1), dims, None)
             try:
-                d = _LIB.H5Dcreate_anon(fid, _global_hid("H5T_NATIVE_UINT8_g"), _hid(space),
-                                        _hid(dcpl), _hid(0))
+                d = HDF5_LIB.H5Dcreate_anon(fid, _global_hid("H5T_NATIVE_UINT8_g"), hid(space),
+                                        hid(dcpl), hid(0))
             finally:
-                _LIB.H5Sclose(_hid(space))
+                HDF5_LIB.H5Sclose(hid(space))
             if d >= 0:
                 new.append(d)
     finally:
-        _LIB.H5Pclose(_hid(dcpl))
-        _LIB.H5Eclear2(_hid(0))
+        HDF5_LIB.H5Pclose(hid(dcpl))
+        HDF5_LIB.H5Eclear2(hid(0))
     _GUARDS[id(file)] = new
     for d in old:
-        _LIB.H5Dclose(_hid(d))
+        HDF5_LIB.H5Dclose(hid(d))
 
 
 def drop_guards(file: tables.File) -> None:
     """Close the guards of ``file`` (before the file closes)."""
-    if _LIB is None:  # pragma: no cover
+    if HDF5_LIB is None:  # pragma: no cover
         return
     for d in _GUARDS.pop(id(file), []):
-        _LIB.H5Dclose(_hid(d))
+        HDF5_LIB.H5Dclose(hid(d))

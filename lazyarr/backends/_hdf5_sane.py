@@ -39,7 +39,7 @@ from typing import Any
 
 import tables
 
-from lazyarr.backends._hdf5 import _LIB, _hid, hdf5_errors
+from lazyarr.backends._hdf5 import HDF5_LIB, hid, hdf5_errors
 from lazyarr.errors import CorruptStoreError
 
 __all__ = ["precheck_file", "precheck_node", "check_children", "check_chunk_index", "chunk_info"]
@@ -56,12 +56,12 @@ _H5F_CLOSE_STRONG = 3
 _H5O_NATIVE_INFO_HDR = 0x0008
 _UNDEF = 2**64 - 1  # HADDR_UNDEF
 
-if _LIB is not None:
+if HDF5_LIB is not None:
     for _fn in ("H5Fopen", "H5Oopen", "H5Aopen", "H5Aget_type", "H5Aget_space", "H5Dopen2",
                 "H5Dget_space", "H5Dget_create_plist", "H5Pcreate", "H5Sget_simple_extent_npoints"):
-        getattr(_LIB, _fn).restype = _c.c_int64
-    _LIB.H5Tget_size.restype = _c.c_size_t
-    _LIB.H5Tis_variable_str.restype = _c.c_int
+        getattr(HDF5_LIB, _fn).restype = _c.c_int64
+    HDF5_LIB.H5Tget_size.restype = _c.c_size_t
+    HDF5_LIB.H5Tis_variable_str.restype = _c.c_int
 
 
 class _Failed(Exception):
@@ -74,7 +74,7 @@ class _Unopened(_Failed):
 
 def _ok(status: int, what: str) -> int:
     if status < 0:
-        _LIB.H5Eclear2(_hid(0))
+        HDF5_LIB.H5Eclear2(hid(0))
         raise _Failed(what)
     return status
 
@@ -98,49 +98,49 @@ class _Walk:
         return 0
 
     def attribute(self, loc: int, name: bytes) -> None:
-        aid = _ok(_LIB.H5Aopen(_hid(loc), name, _hid(0)), "opening")
+        aid = _ok(HDF5_LIB.H5Aopen(hid(loc), name, hid(0)), "opening")
         tid = sid = -1
         try:
-            tid = _ok(_LIB.H5Aget_type(_hid(aid)), "reading the type")
-            sid = _ok(_LIB.H5Aget_space(_hid(aid)), "reading the dataspace")
-            n = _ok(_LIB.H5Sget_simple_extent_npoints(_hid(sid)), "reading the dataspace")
-            width = _LIB.H5Tget_size(_hid(tid))
+            tid = _ok(HDF5_LIB.H5Aget_type(hid(aid)), "reading the type")
+            sid = _ok(HDF5_LIB.H5Aget_space(hid(aid)), "reading the dataspace")
+            n = _ok(HDF5_LIB.H5Sget_simple_extent_npoints(hid(sid)), "reading the dataspace")
+            width = HDF5_LIB.H5Tget_size(hid(tid))
             if width == 0:
                 _ok(-1, "reading the type")
-            cls = _LIB.H5Tget_class(_hid(tid))
+            cls = HDF5_LIB.H5Tget_class(hid(tid))
             variable = cls == _H5T_VLEN or (
-                cls == _H5T_STRING and _ok(_LIB.H5Tis_variable_str(_hid(tid)), "reading the type"))
+                cls == _H5T_STRING and _ok(HDF5_LIB.H5Tis_variable_str(hid(tid)), "reading the type"))
             if not variable and n * width > self.size:
                 raise _Failed(f"a value of {n * width} bytes in a file of {self.size}: reading")
             if n * width > 2**28:
                 return  # fits in the file, and PyTables reads it checked; too big to read twice
             buf = _c.create_string_buffer(max(1, n * width))
-            _ok(_LIB.H5Aread(_hid(aid), _hid(tid), buf), "reading the value")
+            _ok(HDF5_LIB.H5Aread(hid(aid), hid(tid), buf), "reading the value")
             if variable:
-                _LIB.H5Treclaim(_hid(tid), _hid(sid), _hid(0), buf)
+                HDF5_LIB.H5Treclaim(hid(tid), hid(sid), hid(0), buf)
         finally:
-            for close, h in ((_LIB.H5Sclose, sid), (_LIB.H5Tclose, tid), (_LIB.H5Aclose, aid)):
+            for close, h in ((HDF5_LIB.H5Sclose, sid), (HDF5_LIB.H5Tclose, tid), (HDF5_LIB.H5Aclose, aid)):
                 if h >= 0:
-                    close(_hid(h))
+                    close(hid(h))
 
     def attributes(self, oid: int) -> None:
-        status = _LIB.H5Aiterate2(_hid(oid), 0, 2, None, self._attr_cb, None)  # by name, native
+        status = HDF5_LIB.H5Aiterate2(hid(oid), 0, 2, None, self._attr_cb, None)  # by name, native
         if status < 0:
-            _LIB.H5Eclear2(_hid(0))
+            HDF5_LIB.H5Eclear2(hid(0))
             raise _Failed(self.failed or f"iterating over the attributes of {self.where!r}")
 
     def node(self, path: str) -> None:
         """Check the object header at ``path``: its attributes when it has
         no checksum (version 1); HDF5 verifies a version 2 header itself."""
         self.where = path
-        oid = _LIB.H5Oopen(_hid(self.fid), path.encode(), _hid(0))
+        oid = HDF5_LIB.H5Oopen(hid(self.fid), path.encode(), hid(0))
         if oid < 0:
-            _LIB.H5Eclear2(_hid(0))
+            HDF5_LIB.H5Eclear2(hid(0))
             parts = path.strip("/").split("/")
             for k in range(1, len(parts) + 1):  # each step: H5Lexists fails on a missing parent
-                linked = _LIB.H5Lexists(_hid(self.fid), ("/" + "/".join(parts[:k])).encode(),
-                                        _hid(0))
-                _LIB.H5Eclear2(_hid(0))
+                linked = HDF5_LIB.H5Lexists(hid(self.fid), ("/" + "/".join(parts[:k])).encode(),
+                                        hid(0))
+                HDF5_LIB.H5Eclear2(hid(0))
                 if linked <= 0:
                     break
             if linked > 0:  # its group names it: its header is what fails
@@ -150,12 +150,12 @@ class _Walk:
             return  # missing: PyTables says so
         try:
             info = (_c.c_uint * 64)()  # H5O_native_info_t: hdr.version first
-            _ok(_LIB.H5Oget_native_info(_hid(oid), info, _c.c_uint(_H5O_NATIVE_INFO_HDR)),
+            _ok(HDF5_LIB.H5Oget_native_info(hid(oid), info, _c.c_uint(_H5O_NATIVE_INFO_HDR)),
                 f"reading the object header of {path!r}")
             if info[0] < 2:
                 self.attributes(oid)
         finally:
-            _LIB.H5Oclose(_hid(oid))
+            HDF5_LIB.H5Oclose(hid(oid))
 
 
 #: Files whose root group passed, by (path, size, mtime): a reopen does not check again.
@@ -163,18 +163,18 @@ _PASSED: dict[tuple[str, int, int], bool] = {}
 
 
 def _open_fid(path: str) -> int:
-    fapl = _LIB.H5Pcreate(_HID.in_dll(_LIB, "H5P_CLS_FILE_ACCESS_ID_g"))
+    fapl = HDF5_LIB.H5Pcreate(_HID.in_dll(HDF5_LIB, "H5P_CLS_FILE_ACCESS_ID_g"))
     if fapl < 0:  # pragma: no cover
-        _LIB.H5Eclear2(_hid(0))
+        HDF5_LIB.H5Eclear2(hid(0))
         return -1
     try:
         # Strong close: nothing of this pass stays open under PyTables' handle.
-        _LIB.H5Pset_fclose_degree(_hid(fapl), _c.c_int(_H5F_CLOSE_STRONG))
-        fid = _LIB.H5Fopen(os.fsencode(path), _c.c_uint(0), _hid(fapl))  # read-only
+        HDF5_LIB.H5Pset_fclose_degree(hid(fapl), _c.c_int(_H5F_CLOSE_STRONG))
+        fid = HDF5_LIB.H5Fopen(os.fsencode(path), _c.c_uint(0), hid(fapl))  # read-only
     finally:
-        _LIB.H5Pclose(_hid(fapl))
+        HDF5_LIB.H5Pclose(hid(fapl))
     if fid < 0:
-        _LIB.H5Eclear2(_hid(0))
+        HDF5_LIB.H5Eclear2(hid(0))
     return fid
 
 
@@ -190,29 +190,29 @@ def precheck_file(path: str) -> bool:
     writer, say; PyTables then reports why itself). Caller holds
     :data:`lazyarr.backends._hdf5.HDF5_LOCK`.
     """
-    if _LIB is None:  # pragma: no cover - unusual builds
+    if HDF5_LIB is None:  # pragma: no cover - unusual builds
         return False
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     if key in _PASSED:
         return True
-    _LIB.H5open()
+    HDF5_LIB.H5open()
     fid = _open_fid(path)
     if fid < 0:
         return False
     try:
         walk = _Walk(fid, st.st_size)
-        root = _ok(_LIB.H5Oopen(_hid(fid), b"/", _hid(0)), "opening the root group")
+        root = _ok(HDF5_LIB.H5Oopen(hid(fid), b"/", hid(0)), "opening the root group")
         try:
             walk.attributes(root)
         finally:
-            _LIB.H5Oclose(_hid(root))
+            HDF5_LIB.H5Oclose(hid(root))
     except _Failed as exc:
         raise CorruptStoreError(f"{path!r}: the file's metadata is corrupt (HDF5 failed "
                                 f"{exc})") from None
     finally:
-        _LIB.H5Fclose(_hid(fid))
-        _LIB.H5Eclear2(_hid(0))
+        HDF5_LIB.H5Fclose(hid(fid))
+        HDF5_LIB.H5Eclear2(hid(0))
     _PASSED[key] = True
     return True
 
@@ -230,7 +230,7 @@ def precheck_node(file: Any, path: str) -> None:
     done = _NODES_OK.get(file)
     if done is None:
         done = _NODES_OK[file] = set()
-    if path in done or path == "/" or _LIB is None:
+    if path in done or path == "/" or HDF5_LIB is None:
         return
     try:
         size = os.path.getsize(file.filename)
@@ -265,11 +265,11 @@ def check_children(group: Any) -> None:
     array would silently disappear from ``list(store)``. Caller holds the
     HDF5 lock.
     """
-    if _LIB is None:  # pragma: no cover
+    if HDF5_LIB is None:  # pragma: no cover
         return
     info = _GroupInfo()
-    if _LIB.H5Gget_info(_hid(group._v_objectid), _c.byref(info)) < 0:
-        _LIB.H5Eclear2(_hid(0))
+    if HDF5_LIB.H5Gget_info(hid(group._v_objectid), _c.byref(info)) < 0:
+        HDF5_LIB.H5Eclear2(hid(0))
         raise CorruptStoreError(f"{group._v_file.filename!r}: the entries of group "
                                 f"{group._v_pathname!r} cannot be read")
     listed = sum(len(d) for d in (group._v_groups, group._v_leaves, group._v_links,
@@ -284,23 +284,23 @@ def _optional_filters(node: Any) -> int:
     """The filter mask bits HDF5 may set on a chunk of ``node``: those of its
     optional filters (``H5Z_FLAG_OPTIONAL``: a compressor that did not pay
     off). Fletcher32 is mandatory, and a bit past the pipeline means nothing."""
-    dcpl = _LIB.H5Dget_create_plist(_hid(node._v_objectid))
+    dcpl = HDF5_LIB.H5Dget_create_plist(hid(node._v_objectid))
     if dcpl < 0:  # pragma: no cover
-        _LIB.H5Eclear2(_hid(0))
+        HDF5_LIB.H5Eclear2(hid(0))
         return ~0
     try:
         allowed = 0
-        for k in range(max(0, _LIB.H5Pget_nfilters(_hid(dcpl)))):
+        for k in range(max(0, HDF5_LIB.H5Pget_nfilters(hid(dcpl)))):
             flags, nelmts, config = _c.c_uint(0), _c.c_size_t(0), _c.c_uint(0)
-            if _LIB.H5Pget_filter2(_hid(dcpl), _c.c_uint(k), _c.byref(flags), _c.byref(nelmts),
+            if HDF5_LIB.H5Pget_filter2(hid(dcpl), _c.c_uint(k), _c.byref(flags), _c.byref(nelmts),
                                    None, _c.c_size_t(0), None, _c.byref(config)) < 0:
-                _LIB.H5Eclear2(_hid(0))  # pragma: no cover
+                HDF5_LIB.H5Eclear2(hid(0))  # pragma: no cover
                 return ~0  # pragma: no cover
             if flags.value & 1:  # H5Z_FLAG_OPTIONAL
                 allowed |= 1 << k
         return allowed
     finally:
-        _LIB.H5Pclose(_hid(dcpl))
+        HDF5_LIB.H5Pclose(hid(dcpl))
 
 
 def check_chunk_index(node: Any, where: str) -> None:
@@ -312,7 +312,7 @@ def check_chunk_index(node: Any, where: str) -> None:
     reported missing or with filters skipped), which is where
     :func:`chunk_info` calls it. Caller holds the HDF5 lock.
     """
-    if _LIB is None:  # pragma: no cover
+    if HDF5_LIB is None:  # pragma: no cover
         return
     allowed = _optional_filters(node)
     shape = tuple(int(n) for n in node.shape)
@@ -335,9 +335,9 @@ def check_chunk_index(node: Any, where: str) -> None:
         return 1 if bad else 0
 
     cb = _CHUNK(one)
-    status = _LIB.H5Dchunk_iter(_hid(node._v_objectid), _hid(0), cb, None)
+    status = HDF5_LIB.H5Dchunk_iter(hid(node._v_objectid), hid(0), cb, None)
     if status < 0:
-        _LIB.H5Eclear2(_hid(0))
+        HDF5_LIB.H5Eclear2(hid(0))
         bad.append("its chunk index cannot be walked")
     if bad:
         raise CorruptStoreError(f"{where}: the chunk index is corrupt: {bad[0]}")
