@@ -192,7 +192,6 @@ class RaggedOffsetsBackend(RaggedBackendBase):
             shp = list(zip(shapes[:, 0].tolist(), shapes[:, 1].tolist()))
         else:
             shp = shapes.tolist()
-        itemsize = self._dtype.itemsize
         for f, l, lo, buf in bufs:
             if one_d:
                 out.extend([buf[slist[j] - lo : elist[j] - lo] for j in range(f, l + 1)])
