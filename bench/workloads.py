@@ -58,6 +58,31 @@ class Runner:
         self.records.append(rec)
         self.log(f"    {variant:12s} {case:28s} {impl:26s} min {rec['min_s'] * 1e3:10.3f} ms")
 
+    def interleaved(self, workload: str, variant: str, case: str, fns: dict[str, Callable[[], Any]], *,
+                    expect: Any = None, repeats: int | None = None, calls: dict[str, int] | None = None,
+                    nbytes: int | None = None, notes: dict[str, str] | None = None,
+                    primary: str = "lazyarr") -> None:
+        """Like :meth:`case` for several implementations of one case whose ratio is a
+        target: each is warmed up and checked, then their timed runs alternate
+        (``a b a b ...``, ``repeats`` rounds, default the runner's), so that a
+        change of the machine's load during the case weighs on both sides alike
+        instead of on whichever ran in that stretch."""
+        fns = {impl: fn for impl, fn in fns.items() if self.wanted(impl)}
+        for impl, fn in fns.items():
+            got = fn()
+            if expect is not None and not same(got, expect):
+                raise AssertionError(f"{workload}/{variant}/{case}: {impl} gave a different answer")
+        times: dict[str, list[float]] = {impl: [] for impl in fns}
+        for _ in range(max(1, repeats or self.repeats)):
+            for impl, fn in fns.items():
+                times[impl] += run_times(fn, 1)
+        for impl, ts in times.items():
+            rec = {"workload": workload, "variant": variant, "case": case, "impl": impl,
+                   **summary(ts), "times_s": ts, "calls": (calls or {}).get(impl, 1), "nbytes": nbytes,
+                   "note": (notes or {}).get(impl, ""), "primary": impl == primary}
+            self.records.append(rec)
+            self.log(f"    {variant:12s} {case:28s} {impl:26s} min {rec['min_s'] * 1e3:10.3f} ms")
+
     def add(self, workload: str, variant: str, case: str, impl: str, t: tuple[float, float], *,
             calls: int = 1, nbytes: int | None = None, note: str = "", primary: bool = False) -> None:
         """Record a (min, median) measured elsewhere (bench/ragged.py)."""

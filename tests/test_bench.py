@@ -145,3 +145,18 @@ def test_compare_judges_cases_by_their_ratios_against_peers(tmp_path, capsys):
     assert compare.main([str(p) for p in paths]) == 1
     assert "1 slower" in capsys.readouterr().out
     assert compare.main([str(paths[0]), str(paths[0])]) == 0
+
+
+def test_interleaved_cases_alternate_and_check_their_answers():
+    order: list[str] = []
+    runner = workloads.Runner(3, log=lambda msg: None)
+    fns = {"lazyarr": lambda: order.append("a") or 1, "peer": lambda: order.append("b") or 1}
+    runner.interleaved("w", "v", "c", fns, expect=1, repeats=3, calls={"lazyarr": 7})
+    # One checked warm-up each, then three alternating rounds.
+    assert "".join(order) == "ab" + "ab" * 3
+    recs = {r["impl"]: r for r in runner.records}
+    assert [len(r["times_s"]) for r in recs.values()] == [3, 3]
+    assert recs["lazyarr"]["primary"] and not recs["peer"]["primary"]
+    assert (recs["lazyarr"]["calls"], recs["peer"]["calls"]) == (7, 1)
+    with pytest.raises(AssertionError, match="peer gave a different answer"):
+        runner.interleaved("w", "v", "c", {"lazyarr": lambda: 1, "peer": lambda: 2}, expect=1)
