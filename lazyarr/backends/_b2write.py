@@ -385,17 +385,19 @@ def putter(t: _Tail, node: Any, ref: Any = None, path: str = "", cast: bool = Fa
     """
     buf, pending, lock = t.buf, t.pending, HDF5_LOCK
     nd, c0, dt0, row_shape = buf.ndim, t.c0, buf.dtype, buf.shape[1:]
+    one = (1,) + row_shape
     h = None if ref is None else ref._handle
     commits = None if h is None else h.commits
 
     def put(rows: np.ndarray) -> bool:
         nonlocal commits
         shape = rows.shape
-        if len(shape) != nd or shape[1:] != row_shape:
+        if shape == one:  # (one row: one comparison)
+            k = 1
+        elif len(shape) != nd or shape[1:] != row_shape or not shape[0]:
             return False
-        k = shape[0]
-        if k == 0:
-            return False
+        else:
+            k = shape[0]
         dt = rows.dtype
         same = dt is dt0 or dt == dt0
         if not (same or cast):
