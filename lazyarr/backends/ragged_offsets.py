@@ -186,12 +186,11 @@ class RaggedOffsetsBackend(RaggedBackendBase):
         one_d = self._item_ndim == 1
         if one_d:
             slist, elist = starts.tolist(), stops.tolist()
-        elif self._item_ndim == 2:
-            # Shapes as tuples zipped from two columns: a quarter less time
-            # than a list per item from shapes.tolist().
-            shp = list(zip(shapes[:, 0].tolist(), shapes[:, 1].tolist()))
         else:
-            shp = shapes.tolist()
+            # Shapes as tuples zipped from the columns: a fifth less time than
+            # a list per item from shapes.tolist(), most of it the garbage
+            # collector's (tuples of ints stop being tracked, lists do not).
+            shp = list(zip(*(shapes[:, d].tolist() for d in range(shapes.shape[1]))))
         for f, l, lo, buf in bufs:
             if one_d:
                 out.extend([buf[slist[j] - lo : elist[j] - lo] for j in range(f, l + 1)])
