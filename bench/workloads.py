@@ -48,13 +48,21 @@ class Runner:
         """Warm up (``check`` or ``fn``), compare with ``expect``, then time ``fn``."""
         if not self.wanted(impl):
             return
-        got = (check or fn)()
+        self._check(workload, variant, case, impl, (check or fn)(), expect, close)
+        self._record(workload, variant, case, impl, run_times(fn, self.repeats), calls, nbytes, note,
+                     impl == "lazyarr" if primary is None else primary)
+
+    @staticmethod
+    def _check(workload: str, variant: str, case: str, impl: str, got: Any, expect: Any,
+               close: Callable[[Any, Any], bool] | None = None) -> None:
         if expect is not None and not (close or same)(got, expect):
             raise AssertionError(f"{workload}/{variant}/{case}: {impl} gave a different answer")
-        times = run_times(fn, self.repeats)
+
+    def _record(self, workload: str, variant: str, case: str, impl: str, times: list[float], calls: int,
+                nbytes: int | None, note: str, primary: bool) -> None:
         rec = {"workload": workload, "variant": variant, "case": case, "impl": impl,
                **summary(times), "times_s": times, "calls": calls, "nbytes": nbytes,
-               "note": note, "primary": impl == "lazyarr" if primary is None else primary}
+               "note": note, "primary": primary}
         self.records.append(rec)
         self.log(f"    {variant:12s} {case:28s} {impl:26s} min {rec['min_s'] * 1e3:10.3f} ms")
 
@@ -69,19 +77,14 @@ class Runner:
         instead of on whichever ran in that stretch."""
         fns = {impl: fn for impl, fn in fns.items() if self.wanted(impl)}
         for impl, fn in fns.items():
-            got = fn()
-            if expect is not None and not same(got, expect):
-                raise AssertionError(f"{workload}/{variant}/{case}: {impl} gave a different answer")
+            self._check(workload, variant, case, impl, fn(), expect)
         times: dict[str, list[float]] = {impl: [] for impl in fns}
         for _ in range(max(1, repeats or self.repeats)):
             for impl, fn in fns.items():
                 times[impl] += run_times(fn, 1)
         for impl, ts in times.items():
-            rec = {"workload": workload, "variant": variant, "case": case, "impl": impl,
-                   **summary(ts), "times_s": ts, "calls": (calls or {}).get(impl, 1), "nbytes": nbytes,
-                   "note": (notes or {}).get(impl, ""), "primary": impl == primary}
-            self.records.append(rec)
-            self.log(f"    {variant:12s} {case:28s} {impl:26s} min {rec['min_s'] * 1e3:10.3f} ms")
+            self._record(workload, variant, case, impl, ts, (calls or {}).get(impl, 1), nbytes,
+                         (notes or {}).get(impl, ""), impl == primary)
 
     def add(self, workload: str, variant: str, case: str, impl: str, t: tuple[float, float], *,
             calls: int = 1, nbytes: int | None = None, note: str = "", primary: bool = False) -> None:
