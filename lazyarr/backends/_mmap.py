@@ -84,11 +84,10 @@ class _HDF5:
     """The few HDF5 C functions the map needs, from PyTables' own library."""
 
     def __init__(self) -> None:
-        from tables import hdf5extension
+        from lazyarr.backends._hdf5 import HDF5_LIB as lib  # (the one way it is found)
 
-        # dlsym on the extension's handle searches its dependencies too, so
-        # this finds the libhdf5 PyTables uses, bundled or system-wide.
-        lib = ctypes.CDLL(hdf5extension.__file__)
+        if lib is None:  # pragma: no cover - unusual builds
+            raise OSError("the HDF5 library PyTables uses was not found")
 
         def fn(name: str, res: Any, *args: Any) -> Any:
             f = getattr(lib, name)
