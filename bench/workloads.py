@@ -411,11 +411,14 @@ def w_minibatch(ctx: Context) -> None:
     # time reading rows the loop never asks for (small --quick arrays).
     window = min(64 * 2**20, nb)
     for v in ctx.ds.variants:
-        for label, fn in minibatch_cases(ctx.ds.h5[v], "/x", rows, b, window).items():
-            impl = names.get(label, "lazyarr " + label.replace(" minibatches", ""))
-            ctx.runner.case("minibatch", v, case, impl, fn, calls=-(-rows // b), nbytes=nb,
-                            primary=label.startswith("SwapWindow"),
-                            note="opens the file inside the timing" if "InMemory" in label else "")
+        fns = {names.get(label, "lazyarr " + label.replace(" minibatches", "")): fn
+               for label, fn in minibatch_cases(ctx.ds.h5[v], "/x", rows, b, window).items()}
+        # Alternating runs: the targets are ratios of these cases to each other.
+        ctx.runner.interleaved("minibatch", v, case, fns, nbytes=nb,
+                               calls={impl: -(-rows // b) for impl in fns},
+                               notes={impl: "opens the file inside the timing" for impl in fns
+                                      if "InMemory" in impl},
+                               primary=next(impl for impl in fns if "SwapWindow" in impl))
         for impl, fn in _peer_minibatches(ctx.ds, v, rows, b).items():
             ctx.runner.case("minibatch", v, case, impl, fn, calls=-(-rows // b), nbytes=nb)
 
