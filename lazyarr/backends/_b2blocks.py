@@ -14,10 +14,14 @@ refreshed after writes (:func:`forget`), the file is memory-mapped once per
 open file, and for each touched chunk only the frame header, the block
 offsets and the *needed* blocks are touched. The needed blocks of many
 chunks are copied into one synthetic Blosc2 chunk (same header, new sizes
-and block offsets) and decoded by one ``blosc2.decompress2`` call on
-``blosc2.nthreads`` threads: python-blosc2 holds the GIL in
-``decompress2`` unless ``blosc2.set_releasegil(True)`` (process-wide, off by
-default), so its own threads, not ours, spread a read over the cores.
+and block offsets) and decoded by one call on ``blosc2.nthreads`` threads:
+its own threads, not ours, spread a read over the cores. Decodes of at
+least :data:`NOGIL_BYTES` go through a private copy of the C library that
+python-blosc2 ships, called with ``ctypes`` (see :func:`_decode`), which
+releases the GIL meanwhile: python-blosc2 itself holds it unless
+``blosc2.set_releasegil(True)``, a process-wide switch that is not ours to
+flip. Other Python threads (a SwapWindow's read-ahead and the caller that
+consumes its rows, a thread pool) then run during a decode.
 Chunks read whole decode straight from the map. Rows then go to the output
 once each, in any order (masks, repeats, scattered rows).
 
@@ -44,9 +48,11 @@ True
 
 from __future__ import annotations
 
+import ctypes
 import math
 import mmap
 import os
+import sys
 import threading
 import weakref
 from typing import Any, Callable, NamedTuple
@@ -62,7 +68,7 @@ from lazyarr.core.support import project
 from lazyarr.errors import StorageError
 
 __all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker", "threads",
-           "set_verifier", "BATCH_BYTES"]
+           "set_verifier", "releases_gil", "mapped", "BATCH_BYTES", "NOGIL_BYTES"]
 
 #: Decoded bytes per synthetic chunk (bounds a read's scratch memory).
 BATCH_BYTES = 16 * 2**20
@@ -202,10 +208,11 @@ def _drop_decoder_before_fork() -> None:
 
 
 def _forget_after_fork() -> None:
-    global _STATE, _STATE_LOCK, _DECODER_LOCK, _FORKED
+    global _STATE, _STATE_LOCK, _DECODER_LOCK, _NOGIL_LOCK, _FORKED
     _STATE_LOCK = threading.Lock()
     _STATE = weakref.WeakKeyDictionary()
     _DECODER_LOCK = threading.Lock()
+    _NOGIL_LOCK = threading.Lock()
     # Even a decoder made afresh in a forked child was seen to hang in its
     # first threaded decode (blosc2 state inherited from the parent): forked
     # children decode on one thread (they are usually one of many workers).
@@ -235,6 +242,11 @@ def _state(node: Any) -> _FileState:
         if st is None:
             st = _STATE[f] = _FileState(f)
         return st
+
+
+def mapped(node: Any) -> bool:
+    """True when ``node``'s file is read through a map here (not under the core driver)."""
+    return _state(node).map is not None
 
 
 def forget(node: Any) -> None:
@@ -375,12 +387,15 @@ def _block_rows_of(head: list, cs: tuple[int, ...], row_bytes: int, nbytes: int,
 
 # =================================================================== reading
 def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel: Selection,
-         dtype: np.dtype, fallback: Callable[[Selection], np.ndarray]) -> np.ndarray | None:
+         dtype: np.dtype, fallback: Callable[[Selection], np.ndarray],
+         out: np.ndarray | None = None) -> np.ndarray | None:
     """Read ``sel`` (stored ``dtype``) of a Blosc2 node through the file's map.
 
     None when this node cannot be read so (no map, checksums without a
-    verifier): the caller reads it its own way. Chunks this module cannot
-    decode go to ``fallback(sel)`` (PyTables), missing chunks are ``fill``.
+    verifier): the caller reads it its own way (and ``out`` is untouched).
+    Chunks this module cannot decode go to ``fallback(sel)`` (PyTables),
+    missing chunks are ``fill``. ``out``: an array of ``dtype`` and the
+    selection's shape to decode into (returned), instead of a new one.
     Called without the lock held.
     """
     st = _state(node)
@@ -388,13 +403,14 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     if st.map is None or tail is None:
         return None
     s0 = sel[0]
-    if (type(s0) is slice and s0.stop - s0.start == 1 and len(sel) == len(cs)
+    if (out is None and type(s0) is slice and s0.stop - s0.start == 1 and len(sel) == len(cs)
             and all(type(k) is slice for k in sel[1:])
             and all(c >= n for c, n in zip(cs[1:], shape[1:]))):
         row = _one_row(node, st, s0.start, cs, tail, dtype)
         if row is not None:
             return row[(slice(0, 1),) + tuple(sel[1:])].copy()
-    out = np.empty(selection_shape(sel), dtype=dtype)
+    if out is None:
+        out = np.empty(selection_shape(sel), dtype=dtype)
     if out.size == 0:
         return out
     combos = project(sel, cs)  # the core's one chunk projection
@@ -617,20 +633,87 @@ _TLS = threading.local()
 #: The one decoder of the process: (nthreads, a super-chunk) and its lock.
 _DECODER: list = []
 _DECODER_LOCK = threading.Lock()
+#: Decoded bytes from which a decode releases the GIL (when it can, see
+#: :func:`releases_gil`): below it the ``ctypes`` call's own cost (a few us)
+#: would show in random single rows, and so short a decode blocks nobody.
+NOGIL_BYTES = 2**16
+
+
+def _load_nogil() -> Any:
+    """``blosc2_decompress`` of a private copy of c-blosc2, or None.
+
+    python-blosc2 links c-blosc2 statically into its extension and also
+    ships the shared library (``blosc2/lib``): loaded here with ``ctypes``
+    (``RTLD_LOCAL``), it is a copy of its own, with a global context and
+    thread count nobody else sets, and ``ctypes`` releases the GIL for the
+    length of each call. The context keeps its threads between calls (what
+    the super-chunk of the GIL-holding path is for). None when the library
+    is not there or does not load: every decode then holds the GIL.
+    """
+    names = {"win32": ["blosc2.dll", "libblosc2.dll"], "darwin": ["libblosc2.dylib"]}.get(
+        sys.platform, ["libblosc2.so"])
+    base = os.path.join(os.path.dirname(blosc2.__file__), "lib")
+    for name in names:
+        path = os.path.join(base, name)
+        if not os.path.exists(path):
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+            fn = lib.blosc2_decompress
+            lib.blosc2_init()
+        except (OSError, AttributeError):
+            continue
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32]
+        fn.restype = ctypes.c_int
+        lib.blosc2_set_nthreads.argtypes = [ctypes.c_int16]
+        lib.blosc2_set_nthreads.restype = ctypes.c_int16
+        return lib
+    return None
+
+
+_NOGIL: Any = _load_nogil()
+#: Threads the private library's context was last given (0: not yet).
+_NOGIL_THREADS = [0]
+_NOGIL_LOCK = threading.Lock()
+
+
+def releases_gil() -> bool:
+    """True when large decodes here release the GIL (see :func:`_load_nogil`).
+
+    Not in a forked child: the library's threads and its lock are the
+    parent's there (see :func:`_forget_after_fork`).
+    """
+    return _NOGIL is not None and not _FORKED
 
 
 def _decode(src: Any, dst: np.ndarray) -> None:
     """Decode one Blosc2 chunk into ``dst`` on ``blosc2.nthreads`` threads.
 
-    Through one long-lived super-chunk: ``blosc2.decompress2`` makes (and
-    tears down) a decompression context, and with it a thread pool, on every
-    call -- measured 300 us a call on this 2-core machine, and 2x slower over
-    1 MiB chunks than a context that keeps its threads. The chunk is copied
-    into the super-chunk (compressed bytes: cheap). One for the process, under
-    a lock: python-blosc2 holds the GIL while it decodes, so two Python
-    threads could not decode at once anyway, and blosc2's own threads use
-    every core.
+    From :data:`NOGIL_BYTES` decoded bytes, with the GIL released (see
+    :func:`releases_gil`; the library's own lock serializes calls).
+    Otherwise through one long-lived super-chunk: ``blosc2.decompress2``
+    makes (and tears down) a decompression context, and with it a thread
+    pool, on every call -- measured 300 us a call on this 2-core machine,
+    and 2x slower over 1 MiB chunks than a context that keeps its threads.
+    The chunk is copied into the super-chunk (compressed bytes: cheap). One
+    for the process, under a lock: python-blosc2 holds the GIL while it
+    decodes, so two Python threads could not decode at once anyway, and
+    blosc2's own threads use every core.
     """
+    if dst.nbytes >= NOGIL_BYTES and _NOGIL is not None and not _FORKED:
+        s = np.frombuffer(src, np.uint8)
+        d = dst.view(np.uint8).reshape(-1)  # (a view: dst is C-contiguous)
+        # Under a lock of ours, like the library's own around its global
+        # context, so that a change of thread count never meets a decode.
+        with _NOGIL_LOCK:
+            n = threads()
+            if _NOGIL_THREADS[0] != n:
+                _NOGIL.blosc2_set_nthreads(n)
+                _NOGIL_THREADS[0] = n
+            rc = _NOGIL.blosc2_decompress(s.ctypes.data, s.nbytes, d.ctypes.data, d.nbytes)
+        if rc < 0:
+            raise RuntimeError(f"Error while decompressing a Blosc2 chunk (blosc2 error {rc})")
+        return
     with _DECODER_LOCK:
         n = threads()
         if not _DECODER or _DECODER[0] != n:
