@@ -322,9 +322,9 @@ def test_closing_the_file_stops_the_read_ahead(ahead, monkeypatch):
     x = store["data"]
     np.testing.assert_array_equal(x[0:10], a[0:10])
     fill = x._cache.fill
-    assert fill is not None and fill.thread.is_alive()  # 40 pieces of 10 ms: still going
+    assert fill is not None and fill.alive()  # 40 pieces of 10 ms: still going
     store.close()
-    assert not fill.thread.is_alive()
+    assert not fill.alive()
     assert not [t for t in threading.enumerate() if t.name == "lazyarr-swapwindow-fill"]
     with pytest.raises(la.ClosedError):
         x[3990:4000]

@@ -68,7 +68,7 @@ from lazyarr.core.support import project
 from lazyarr.errors import StorageError
 
 __all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker", "threads",
-           "set_verifier", "releases_gil", "mapped", "BATCH_BYTES", "NOGIL_BYTES"]
+           "set_verifier", "releases_gil", "mapped", "own_decoder", "BATCH_BYTES", "NOGIL_BYTES"]
 
 #: Decoded bytes per synthetic chunk (bounds a read's scratch memory).
 BATCH_BYTES = 16 * 2**20
@@ -639,16 +639,27 @@ _DECODER_LOCK = threading.Lock()
 NOGIL_BYTES = 2**16
 
 
+class _DParams(ctypes.Structure):
+    """c-blosc2's ``blosc2_dparams``, opaque past ``nthreads`` (its first
+    field in every release): filled from the library's own defaults, and
+    larger than the real struct, so either way by value it holds all of it."""
+
+    _fields_ = [("nthreads", ctypes.c_int16), ("_pad", ctypes.c_int16 * 3),
+                ("_rest", ctypes.c_void_p * 31)]
+
+
 def _load_nogil() -> Any:
-    """``blosc2_decompress`` of a private copy of c-blosc2, or None.
+    """A private copy of c-blosc2 to decode with the GIL released, or None.
 
     python-blosc2 links c-blosc2 statically into its extension and also
     ships the shared library (``blosc2/lib``): loaded here with ``ctypes``
     (``RTLD_LOCAL``), it is a copy of its own, with a global context and
     thread count nobody else sets, and ``ctypes`` releases the GIL for the
-    length of each call. The context keeps its threads between calls (what
-    the super-chunk of the GIL-holding path is for). None when the library
-    is not there or does not load: every decode then holds the GIL.
+    length of each call. Its global context keeps its threads between calls
+    (what the super-chunk of the GIL-holding path is for); contexts of one
+    thread each serve background readers (:func:`own_decoder`). Checked
+    once on a chunk python-blosc2 encodes. None when the library is not
+    there, does not load or fails the check: every decode holds the GIL.
     """
     names = {"win32": ["blosc2.dll", "libblosc2.dll"], "darwin": ["libblosc2.dylib"]}.get(
         sys.platform, ["libblosc2.so"])
@@ -659,16 +670,67 @@ def _load_nogil() -> Any:
             continue
         try:
             lib = ctypes.CDLL(path)
-            fn = lib.blosc2_decompress
+            c = ctypes
+            for fn, args, res in [
+                ("blosc2_init", [], None),
+                ("blosc2_decompress", [c.c_void_p, c.c_int32, c.c_void_p, c.c_int32], c.c_int),
+                ("blosc2_set_nthreads", [c.c_int16], c.c_int16),
+                ("blosc2_get_blosc2_dparams_defaults", [], _DParams),
+                ("blosc2_create_dctx", [_DParams], c.c_void_p),
+                ("blosc2_decompress_ctx", [c.c_void_p, c.c_void_p, c.c_int32, c.c_void_p,
+                                           c.c_int32], c.c_int),
+                ("blosc2_free_ctx", [c.c_void_p], None),
+            ]:
+                f = getattr(lib, fn)
+                f.argtypes, f.restype = args, res
             lib.blosc2_init()
-        except (OSError, AttributeError):
+            # The check: a Zstd chunk of python-blosc2's, decoded both ways.
+            want = np.arange(2**15, dtype=np.float32)
+            chunk = np.frombuffer(blosc2.compress2(want, codec=blosc2.Codec.ZSTD, typesize=4,
+                                                   nthreads=1), np.uint8)
+            got = np.zeros_like(want)
+            ok = lib.blosc2_decompress(chunk.ctypes.data, chunk.nbytes, got.ctypes.data,
+                                       got.nbytes) == want.nbytes and (got == want).all()
+            ctx = _new_ctx(lib)
+            got[:] = 0
+            ok = ok and ctx is not None and lib.blosc2_decompress_ctx(
+                ctx, chunk.ctypes.data, chunk.nbytes, got.ctypes.data, got.nbytes) == want.nbytes
+            ok = ok and (got == want).all()
+            if ctx is not None:
+                lib.blosc2_free_ctx(ctx)
+        except (OSError, AttributeError, RuntimeError, ValueError, TypeError):
             continue
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32]
-        fn.restype = ctypes.c_int
-        lib.blosc2_set_nthreads.argtypes = [ctypes.c_int16]
-        lib.blosc2_set_nthreads.restype = ctypes.c_int16
-        return lib
+        if ok:
+            return lib
     return None
+
+
+def _new_ctx(lib: Any) -> int | None:
+    """A decompression context of one thread in ``lib`` (None: not made)."""
+    dp = lib.blosc2_get_blosc2_dparams_defaults()
+    dp.nthreads = 1
+    return lib.blosc2_create_dctx(dp) or None
+
+
+class own_decoder:
+    """Inside, this thread's decodes run on this thread alone, in a context
+    of its own, with the GIL released (when :func:`releases_gil`).
+
+    For background readers that work side by side (a SwapWindow's fill):
+    each decodes whole chunks on one core, so none waits for another's
+    threads, where the shared context splits every chunk between its
+    threads and waits for the slowest at its end.
+    """
+
+    def __enter__(self) -> "own_decoder":
+        self.ctx = _new_ctx(_NOGIL) if releases_gil() else None
+        _TLS.dctx = self.ctx
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _TLS.dctx = None
+        if self.ctx is not None:
+            _NOGIL.blosc2_free_ctx(self.ctx)
 
 
 _NOGIL: Any = _load_nogil()
@@ -700,6 +762,14 @@ def _decode(src: Any, dst: np.ndarray) -> None:
     decodes, so two Python threads could not decode at once anyway, and
     blosc2's own threads use every core.
     """
+    ctx = getattr(_TLS, "dctx", None)
+    if ctx is not None:  # inside own_decoder(): no lock, nobody else's threads
+        s = np.frombuffer(src, np.uint8)
+        d = dst.view(np.uint8).reshape(-1)
+        rc = _NOGIL.blosc2_decompress_ctx(ctx, s.ctypes.data, s.nbytes, d.ctypes.data, d.nbytes)
+        if rc < 0:
+            raise RuntimeError(f"Error while decompressing a Blosc2 chunk (blosc2 error {rc})")
+        return
     if dst.nbytes >= NOGIL_BYTES and _NOGIL is not None and not _FORKED:
         s = np.frombuffer(src, np.uint8)
         d = dst.view(np.uint8).reshape(-1)  # (a view: dst is C-contiguous)

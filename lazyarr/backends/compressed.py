@@ -334,6 +334,17 @@ class CompressedBackend(PyTablesBackend):
         if got is not out:
             out[...] = got
 
+    def reader_scope(self) -> Any:
+        """A context manager for a thread that calls :meth:`read_into` beside
+        others (a SwapWindow's fill): inside, its decodes run on that thread
+        alone (see :class:`lazyarr.backends._b2blocks.own_decoder`)."""
+        return _b2blocks.own_decoder()
+
+    @property
+    def read_threads(self) -> int:
+        """Threads that may usefully read at once: Blosc2's thread count."""
+        return _b2blocks.threads()
+
     @property
     def reads_release_gil(self) -> bool:
         """True when this node's reads spend their decoding outside the GIL
