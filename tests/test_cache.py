@@ -331,6 +331,25 @@ def test_closing_the_file_stops_the_read_ahead(ahead, monkeypatch):
 
 
 @needs_nogil
+def test_renewed_state_keeps_the_rows_a_fill_finished(ahead, monkeypatch):
+    """What a forked child does (its copy of the fill has no threads): the
+    window shrinks to the rows decoded, every read stays right."""
+    path, a = ahead
+    _slow_pieces(monkeypatch, seconds=0.005)
+    with la.open(path, cache=la.SwapWindow(2000 * 64)) as store:
+        x = store["data"]
+        x[0:10]
+        fill = x._cache.fill
+        fill.wait(300)
+        x._cache._renew_locks()
+        assert x._cache.fill is None
+        assert x._cache.hi - x._cache.lo <= 2000 and x._cache.hi - x._cache.lo >= 300
+        fill.stop()  # (in a child there would be no thread to stop)
+        for i in range(0, 2500, 100):
+            np.testing.assert_array_equal(x[i : i + 100], a[i : i + 100])
+
+
+@needs_nogil
 def test_read_into_same_as_read(ahead):
     path, a = ahead
     with la.open(path) as store:
