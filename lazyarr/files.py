@@ -481,6 +481,11 @@ class FileRef:
 
     def close(self) -> None:
         """Stop using the file; it closes when no other FileRef uses it. Idempotent."""
+        # SwapWindow read-ahead threads of arrays on this reference end
+        # first (outside the lock: they may be waiting for it).
+        from lazyarr.cache import stop_fills
+
+        stop_fills(self)
         with HDF5_LOCK:
             self._closed = True
             if self._finalizer is not None:

@@ -208,6 +208,164 @@ def test_writes_and_appends_are_never_stale(tmp_path):
         np.testing.assert_array_equal(np.asarray(x), a)
 
 
+# ------------------------------------------------- read-ahead (background fill)
+needs_nogil = pytest.mark.skipif(not la.backends._b2blocks.releases_gil(),
+                                 reason="no GIL-free Blosc2 decoder here: no read-ahead")
+
+
+@pytest.fixture
+def ahead(tmp_path, monkeypatch):
+    """A compressed (4000, 16) float32 array (chunks of 100 rows) whose
+    SwapWindows fill in the background, one 100-row chunk per piece."""
+    monkeypatch.setattr(la.cache, "READ_AHEAD_BYTES", 100 * 64)
+    a = np.random.default_rng(3).standard_normal((4000, 16)).astype(np.float32)
+    path = tmp_path / "ahead.h5"
+    with la.open(path, "w") as store:
+        store.create_array("data", a, chunks=(100, 16))
+    return path, a
+
+
+def _slow_pieces(monkeypatch, seconds=0.002, fail_from=None):
+    """Make every background piece take a while (so that reads, writes and
+    closes meet a fill in flight), or raise from the ``fail_from``-th piece."""
+    from lazyarr.backends.compressed import CompressedBackend
+
+    orig = CompressedBackend.read_into
+    calls = []
+
+    def read_into(self, sel, out):
+        calls.append(sel[0])
+        if fail_from is not None and len(calls) > fail_from:
+            raise RuntimeError("injected read failure")
+        import time
+
+        time.sleep(seconds)
+        orig(self, sel, out)
+
+    monkeypatch.setattr(CompressedBackend, "read_into", read_into)
+    return calls
+
+
+@needs_nogil
+@pytest.mark.parametrize("nbytes", [64 * 1000, 100_000, 10**6])
+def test_read_ahead_minibatches_same_as_numpy(ahead, nbytes):
+    path, a = ahead
+    with la.open(path, cache=la.SwapWindow(nbytes)) as store:
+        x = store["data"]
+        x[0:64]
+        assert x._cache.fill is not None  # the path under test is taken
+        for i in range(64, len(a), 64):
+            np.testing.assert_array_equal(x[i : i + 64], a[i : i + 64])
+            assert x._cache.nbytes_held <= nbytes  # the read-ahead is inside the budget
+        stats = x.cache_stats
+    assert stats["backend_reads"] <= math.ceil(a.nbytes / (nbytes // 6400 * 6400)) + 1, stats
+
+
+@needs_nogil
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_read_ahead_every_key_same_as_numpy(ahead, data):
+    path, a = ahead
+    with la.open(path, cache=la.SwapWindow(2000 * 64)) as store:
+        x = store["data"]
+        x[data.draw(st.integers(0, 3999), label="first row")]
+        for _ in range(4):
+            assert_same_as_numpy(x.__getitem__, a, data.draw(keys(a.shape), label="key"))
+
+
+@needs_nogil
+def test_read_ahead_never_serves_stale_rows(ahead, monkeypatch):
+    """Writes and appends while a window is still being filled."""
+    path, a = ahead
+    _slow_pieces(monkeypatch)
+    rng = np.random.default_rng(4)
+    with la.open(path, "a", cache=la.SwapWindow(1000 * 64)) as store:
+        x = store["data"]
+        for step in range(12):
+            i = int(rng.integers(0, len(a) - 200)) // 100 * 100
+            x[i : i + 8]  # a window of rows i..i+1000, filling
+            j = i + int(rng.integers(0, 1000))  # mostly in the part not filled yet
+            if step % 3 == 2:
+                rows = rng.standard_normal((int(rng.integers(1, 150)), 16)).astype(np.float32)
+                x.append(rows)
+                a = np.concatenate([a, rows])
+            else:
+                v = np.float32(-step - 1)
+                x[j : j + 3, step] = v
+                a[j : j + 3, step] = v
+            for k in range(i, min(len(a), i + 1000), 97):
+                np.testing.assert_array_equal(x[k : k + 97], a[k : k + 97])
+            np.testing.assert_array_equal(x[j - 5 : j + 5], a[max(0, j - 5) : j + 5])
+        np.testing.assert_array_equal(np.asarray(x), a)
+    with la.open(path) as store:
+        np.testing.assert_array_equal(store["data"][:], a)
+
+
+@needs_nogil
+def test_read_ahead_failure_falls_back_to_a_plain_read(ahead, monkeypatch):
+    path, a = ahead
+    calls = _slow_pieces(monkeypatch, seconds=0, fail_from=2)
+    with la.open(path, cache=la.SwapWindow(1000 * 64)) as store:
+        x = store["data"]
+        for i in range(0, 2000, 50):
+            np.testing.assert_array_equal(x[i : i + 50], a[i : i + 50])
+    assert len(calls) > 2  # the failure was met
+
+
+@needs_nogil
+def test_closing_the_file_stops_the_read_ahead(ahead, monkeypatch):
+    import threading
+
+    path, a = ahead
+    _slow_pieces(monkeypatch, seconds=0.01)
+    store = la.open(path, cache=la.SwapWindow(4000 * 64))
+    x = store["data"]
+    np.testing.assert_array_equal(x[0:10], a[0:10])
+    fill = x._cache.fill
+    assert fill is not None and fill.alive()  # 40 pieces of 10 ms: still going
+    store.close()
+    assert not fill.alive()
+    assert not [t for t in threading.enumerate() if t.name == "lazyarr-swapwindow-fill"]
+    with pytest.raises(la.ClosedError):
+        x[3990:4000]
+
+
+@needs_nogil
+def test_renewed_state_keeps_the_rows_a_fill_finished(ahead, monkeypatch):
+    """What a forked child does (its copy of the fill has no threads): the
+    window shrinks to the rows decoded, every read stays right."""
+    path, a = ahead
+    _slow_pieces(monkeypatch, seconds=0.005)
+    with la.open(path, cache=la.SwapWindow(2000 * 64)) as store:
+        x = store["data"]
+        x[0:10]
+        fill = x._cache.fill
+        fill.wait(300)
+        x._cache._renew_locks()
+        assert x._cache.fill is None
+        assert x._cache.hi - x._cache.lo <= 2000 and x._cache.hi - x._cache.lo >= 300
+        fill.stop()  # (in a child there would be no thread to stop)
+        for i in range(0, 2500, 100):
+            np.testing.assert_array_equal(x[i : i + 100], a[i : i + 100])
+
+
+@needs_nogil
+def test_read_into_same_as_read(ahead):
+    path, a = ahead
+    with la.open(path) as store:
+        b = store["data"].backend
+        for sel in [(slice(0, 4000, 1), slice(0, 16, 1)), (slice(150, 1234, 1), slice(0, 16, 1)),
+                    (slice(7, 8, 1), slice(0, 16, 1)), (slice(0, 300, 3), slice(2, 9, 2))]:
+            shape = tuple(len(range(s.start, s.stop, s.step)) for s in sel)
+            out = np.empty(shape, b.dtype)
+            b.read_into(sel, out)
+            np.testing.assert_array_equal(out, b.read(sel))
+            np.testing.assert_array_equal(out, a[sel])
+        wrong = np.empty((10, 16), np.float64)  # another dtype: read and cast
+        b.read_into((slice(0, 10, 1), slice(0, 16, 1)), wrong)
+        np.testing.assert_array_equal(wrong, a[:10])
+
+
 # ----------------------------------------------------------------- InMemory
 def _write(path, a):
     with la.open(path, "w") as store:

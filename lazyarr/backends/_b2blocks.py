@@ -14,10 +14,14 @@ refreshed after writes (:func:`forget`), the file is memory-mapped once per
 open file, and for each touched chunk only the frame header, the block
 offsets and the *needed* blocks are touched. The needed blocks of many
 chunks are copied into one synthetic Blosc2 chunk (same header, new sizes
-and block offsets) and decoded by one ``blosc2.decompress2`` call on
-``blosc2.nthreads`` threads: python-blosc2 holds the GIL in
-``decompress2`` unless ``blosc2.set_releasegil(True)`` (process-wide, off by
-default), so its own threads, not ours, spread a read over the cores.
+and block offsets) and decoded by one call on ``blosc2.nthreads`` threads:
+its own threads, not ours, spread a read over the cores. Decodes of at
+least :data:`NOGIL_BYTES` go through a private copy of the C library that
+python-blosc2 ships, called with ``ctypes`` (see :func:`_decode`), which
+releases the GIL meanwhile: python-blosc2 itself holds it unless
+``blosc2.set_releasegil(True)``, a process-wide switch that is not ours to
+flip. Other Python threads (a SwapWindow's read-ahead and the caller that
+consumes its rows, a thread pool) then run during a decode.
 Chunks read whole decode straight from the map. Rows then go to the output
 once each, in any order (masks, repeats, scattered rows).
 
@@ -44,9 +48,11 @@ True
 
 from __future__ import annotations
 
+import ctypes
 import math
 import mmap
 import os
+import sys
 import threading
 import weakref
 from typing import Any, Callable, NamedTuple
@@ -62,7 +68,7 @@ from lazyarr.core.support import project
 from lazyarr.errors import StorageError
 
 __all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker", "threads",
-           "set_verifier", "BATCH_BYTES"]
+           "set_verifier", "releases_gil", "mapped", "own_decoder", "BATCH_BYTES", "NOGIL_BYTES"]
 
 #: Decoded bytes per synthetic chunk (bounds a read's scratch memory).
 BATCH_BYTES = 16 * 2**20
@@ -202,10 +208,11 @@ def _drop_decoder_before_fork() -> None:
 
 
 def _forget_after_fork() -> None:
-    global _STATE, _STATE_LOCK, _DECODER_LOCK, _FORKED
+    global _STATE, _STATE_LOCK, _DECODER_LOCK, _NOGIL_LOCK, _FORKED
     _STATE_LOCK = threading.Lock()
     _STATE = weakref.WeakKeyDictionary()
     _DECODER_LOCK = threading.Lock()
+    _NOGIL_LOCK = threading.Lock()
     # Even a decoder made afresh in a forked child was seen to hang in its
     # first threaded decode (blosc2 state inherited from the parent): forked
     # children decode on one thread (they are usually one of many workers).
@@ -235,6 +242,11 @@ def _state(node: Any) -> _FileState:
         if st is None:
             st = _STATE[f] = _FileState(f)
         return st
+
+
+def mapped(node: Any) -> bool:
+    """True when ``node``'s file is read through a map here (not under the core driver)."""
+    return _state(node).map is not None
 
 
 def forget(node: Any) -> None:
@@ -375,12 +387,15 @@ def _block_rows_of(head: list, cs: tuple[int, ...], row_bytes: int, nbytes: int,
 
 # =================================================================== reading
 def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel: Selection,
-         dtype: np.dtype, fallback: Callable[[Selection], np.ndarray]) -> np.ndarray | None:
+         dtype: np.dtype, fallback: Callable[[Selection], np.ndarray],
+         out: np.ndarray | None = None) -> np.ndarray | None:
     """Read ``sel`` (stored ``dtype``) of a Blosc2 node through the file's map.
 
     None when this node cannot be read so (no map, checksums without a
-    verifier): the caller reads it its own way. Chunks this module cannot
-    decode go to ``fallback(sel)`` (PyTables), missing chunks are ``fill``.
+    verifier): the caller reads it its own way (and ``out`` is untouched).
+    Chunks this module cannot decode go to ``fallback(sel)`` (PyTables),
+    missing chunks are ``fill``. ``out``: an array of ``dtype`` and the
+    selection's shape to decode into (returned), instead of a new one.
     Called without the lock held.
     """
     st = _state(node)
@@ -388,13 +403,14 @@ def read(node: Any, shape: tuple[int, ...], cs: tuple[int, ...], fill: Any, sel:
     if st.map is None or tail is None:
         return None
     s0 = sel[0]
-    if (type(s0) is slice and s0.stop - s0.start == 1 and len(sel) == len(cs)
+    if (out is None and type(s0) is slice and s0.stop - s0.start == 1 and len(sel) == len(cs)
             and all(type(k) is slice for k in sel[1:])
             and all(c >= n for c, n in zip(cs[1:], shape[1:]))):
         row = _one_row(node, st, s0.start, cs, tail, dtype)
         if row is not None:
             return row[(slice(0, 1),) + tuple(sel[1:])].copy()
-    out = np.empty(selection_shape(sel), dtype=dtype)
+    if out is None:
+        out = np.empty(selection_shape(sel), dtype=dtype)
     if out.size == 0:
         return out
     combos = project(sel, cs)  # the core's one chunk projection
@@ -617,20 +633,157 @@ _TLS = threading.local()
 #: The one decoder of the process: (nthreads, a super-chunk) and its lock.
 _DECODER: list = []
 _DECODER_LOCK = threading.Lock()
+#: Decoded bytes from which a decode releases the GIL (when it can, see
+#: :func:`releases_gil`): below it the ``ctypes`` call's own cost (a few us)
+#: would show in random single rows, and so short a decode blocks nobody.
+NOGIL_BYTES = 2**16
+
+
+class _DParams(ctypes.Structure):
+    """c-blosc2's ``blosc2_dparams``, opaque past ``nthreads`` (its first
+    field in every release): filled from the library's own defaults, and
+    larger than the real struct, so either way by value it holds all of it."""
+
+    _fields_ = [("nthreads", ctypes.c_int16), ("_pad", ctypes.c_int16 * 3),
+                ("_rest", ctypes.c_void_p * 31)]
+
+
+def _load_nogil() -> Any:
+    """A private copy of c-blosc2 to decode with the GIL released, or None.
+
+    python-blosc2 links c-blosc2 statically into its extension and also
+    ships the shared library (``blosc2/lib``): loaded here with ``ctypes``
+    (``RTLD_LOCAL``), it is a copy of its own, with a global context and
+    thread count nobody else sets, and ``ctypes`` releases the GIL for the
+    length of each call. Its global context keeps its threads between calls
+    (what the super-chunk of the GIL-holding path is for); contexts of one
+    thread each serve background readers (:func:`own_decoder`). Checked
+    once on a chunk python-blosc2 encodes. None when the library is not
+    there, does not load or fails the check: every decode holds the GIL.
+    """
+    names = {"win32": ["blosc2.dll", "libblosc2.dll"], "darwin": ["libblosc2.dylib"]}.get(
+        sys.platform, ["libblosc2.so"])
+    base = os.path.join(os.path.dirname(blosc2.__file__), "lib")
+    for name in names:
+        path = os.path.join(base, name)
+        if not os.path.exists(path):
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+            c = ctypes
+            for fn, args, res in [
+                ("blosc2_init", [], None),
+                ("blosc2_decompress", [c.c_void_p, c.c_int32, c.c_void_p, c.c_int32], c.c_int),
+                ("blosc2_set_nthreads", [c.c_int16], c.c_int16),
+                ("blosc2_get_blosc2_dparams_defaults", [], _DParams),
+                ("blosc2_create_dctx", [_DParams], c.c_void_p),
+                ("blosc2_decompress_ctx", [c.c_void_p, c.c_void_p, c.c_int32, c.c_void_p,
+                                           c.c_int32], c.c_int),
+                ("blosc2_free_ctx", [c.c_void_p], None),
+            ]:
+                f = getattr(lib, fn)
+                f.argtypes, f.restype = args, res
+            lib.blosc2_init()
+            # The check: a Zstd chunk of python-blosc2's, decoded both ways.
+            want = np.arange(2**15, dtype=np.float32)
+            chunk = np.frombuffer(blosc2.compress2(want, codec=blosc2.Codec.ZSTD, typesize=4,
+                                                   nthreads=1), np.uint8)
+            got = np.zeros_like(want)
+            ok = lib.blosc2_decompress(chunk.ctypes.data, chunk.nbytes, got.ctypes.data,
+                                       got.nbytes) == want.nbytes and (got == want).all()
+            ctx = _new_ctx(lib)
+            got[:] = 0
+            ok = ok and ctx is not None and lib.blosc2_decompress_ctx(
+                ctx, chunk.ctypes.data, chunk.nbytes, got.ctypes.data, got.nbytes) == want.nbytes
+            ok = ok and (got == want).all()
+            if ctx is not None:
+                lib.blosc2_free_ctx(ctx)
+        except (OSError, AttributeError, RuntimeError, ValueError, TypeError):
+            continue
+        if ok:
+            return lib
+    return None
+
+
+def _new_ctx(lib: Any) -> int | None:
+    """A decompression context of one thread in ``lib`` (None: not made)."""
+    dp = lib.blosc2_get_blosc2_dparams_defaults()
+    dp.nthreads = 1
+    return lib.blosc2_create_dctx(dp) or None
+
+
+class own_decoder:
+    """Inside, this thread's decodes run on this thread alone, in a context
+    of its own, with the GIL released (when :func:`releases_gil`).
+
+    For background readers that work side by side (a SwapWindow's fill):
+    each decodes whole chunks on one core, so none waits for another's
+    threads, where the shared context splits every chunk between its
+    threads and waits for the slowest at its end.
+    """
+
+    def __enter__(self) -> "own_decoder":
+        self.ctx = _new_ctx(_NOGIL) if releases_gil() else None
+        _TLS.dctx = self.ctx
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _TLS.dctx = None
+        if self.ctx is not None:
+            _NOGIL.blosc2_free_ctx(self.ctx)
+
+
+_NOGIL: Any = _load_nogil()
+#: Threads the private library's context was last given (0: not yet).
+_NOGIL_THREADS = [0]
+_NOGIL_LOCK = threading.Lock()
+
+
+def releases_gil() -> bool:
+    """True when large decodes here release the GIL (see :func:`_load_nogil`).
+
+    Not in a forked child: the library's threads and its lock are the
+    parent's there (see :func:`_forget_after_fork`).
+    """
+    return _NOGIL is not None and not _FORKED
 
 
 def _decode(src: Any, dst: np.ndarray) -> None:
     """Decode one Blosc2 chunk into ``dst`` on ``blosc2.nthreads`` threads.
 
-    Through one long-lived super-chunk: ``blosc2.decompress2`` makes (and
-    tears down) a decompression context, and with it a thread pool, on every
-    call -- measured 300 us a call on this 2-core machine, and 2x slower over
-    1 MiB chunks than a context that keeps its threads. The chunk is copied
-    into the super-chunk (compressed bytes: cheap). One for the process, under
-    a lock: python-blosc2 holds the GIL while it decodes, so two Python
-    threads could not decode at once anyway, and blosc2's own threads use
-    every core.
+    From :data:`NOGIL_BYTES` decoded bytes, with the GIL released (see
+    :func:`releases_gil`; the library's own lock serializes calls).
+    Otherwise through one long-lived super-chunk: ``blosc2.decompress2``
+    makes (and tears down) a decompression context, and with it a thread
+    pool, on every call -- measured 300 us a call on this 2-core machine,
+    and 2x slower over 1 MiB chunks than a context that keeps its threads.
+    The chunk is copied into the super-chunk (compressed bytes: cheap). One
+    for the process, under a lock: python-blosc2 holds the GIL while it
+    decodes, so two Python threads could not decode at once anyway, and
+    blosc2's own threads use every core.
     """
+    ctx = getattr(_TLS, "dctx", None)
+    if ctx is not None:  # inside own_decoder(): no lock, nobody else's threads
+        s = np.frombuffer(src, np.uint8)
+        d = dst.view(np.uint8).reshape(-1)
+        rc = _NOGIL.blosc2_decompress_ctx(ctx, s.ctypes.data, s.nbytes, d.ctypes.data, d.nbytes)
+        if rc < 0:
+            raise RuntimeError(f"Error while decompressing a Blosc2 chunk (blosc2 error {rc})")
+        return
+    if dst.nbytes >= NOGIL_BYTES and _NOGIL is not None and not _FORKED:
+        s = np.frombuffer(src, np.uint8)
+        d = dst.view(np.uint8).reshape(-1)  # (a view: dst is C-contiguous)
+        # Under a lock of ours, like the library's own around its global
+        # context, so that a change of thread count never meets a decode.
+        with _NOGIL_LOCK:
+            n = threads()
+            if _NOGIL_THREADS[0] != n:
+                _NOGIL.blosc2_set_nthreads(n)
+                _NOGIL_THREADS[0] = n
+            rc = _NOGIL.blosc2_decompress(s.ctypes.data, s.nbytes, d.ctypes.data, d.nbytes)
+        if rc < 0:
+            raise RuntimeError(f"Error while decompressing a Blosc2 chunk (blosc2 error {rc})")
+        return
     with _DECODER_LOCK:
         n = threads()
         if not _DECODER or _DECODER[0] != n:

@@ -317,6 +317,47 @@ class CompressedBackend(PyTablesBackend):
         See :mod:`lazyarr.backends._blosc2`; other filters, and chunks that
         module cannot decode, are read by PyTables.
         """
+        return self._read(sel, None)
+
+    def read_into(self, sel: Selection, out: np.ndarray) -> None:
+        """Read an orthogonal selection into ``out`` (C-contiguous, this
+        array's dtype, the selection's shape): decoded in place where the
+        block reader serves it, else read and copied.
+
+        A :class:`~lazyarr.cache.SwapWindow` fills its window so, piece by
+        piece, on a thread of its own (see :attr:`reads_release_gil`).
+        """
+        if out.dtype != self._dtype or not out.flags.c_contiguous:
+            out[...] = self._read(sel, None)
+            return
+        got = self._read(sel, out)
+        if got is not out:
+            out[...] = got
+
+    def reader_scope(self) -> Any:
+        """A context manager for a thread that calls :meth:`read_into` beside
+        others (a SwapWindow's fill): inside, its decodes run on that thread
+        alone (see :class:`lazyarr.backends._b2blocks.own_decoder`)."""
+        return _b2blocks.own_decoder()
+
+    @property
+    def read_threads(self) -> int:
+        """Threads that may usefully read at once: Blosc2's thread count."""
+        return _b2blocks.threads()
+
+    @property
+    def reads_release_gil(self) -> bool:
+        """True when this node's reads spend their decoding outside the GIL
+        (Blosc2 chunks through the block reader, see
+        :func:`lazyarr.backends._b2blocks.releases_gil`): a read on another
+        thread then overlaps the caller's own work."""
+        if not (self.raw_chunks and self.mapped_blocks and _b2blocks.releases_gil()):
+            return False
+        node = self._node()
+        with HDF5_LOCK:
+            return bool(_b2blocks.eligible(node)) and _b2blocks.mapped(node)
+
+    def _read(self, sel: Selection, into: np.ndarray | None) -> np.ndarray:
         node = self._node()  # cached: no lock unless the file was reopened
         seen = self.__dict__.get("_raw_seen")
         if seen is None or seen[0] is not node:
@@ -337,7 +378,8 @@ class CompressedBackend(PyTablesBackend):
         self._check_sel(sel, shape)
         if blocks:
             # Through a map of the file, only the blocks the read needs.
-            out = _b2blocks.read(node, shape, self.chunks, fill, sel, self._dtype, super().read)
+            out = _b2blocks.read(node, shape, self.chunks, fill, sel, self._dtype, super().read,
+                                 into)
             if out is not None:
                 return out
         if not raw:
