@@ -397,6 +397,25 @@ def test_inmemory_reads_never_touch_the_disk(tmp_path):
         store.close()
 
 
+def test_inmemory_chunks_past_the_file_on_disk_are_not_corrupt(tmp_path):
+    # The core driver's image outgrows the file on disk: a chunk written
+    # since lies past that file's end, and is no sign of a corrupt index
+    # (test_stateful[compressed-inmemory] once raised CorruptStoreError here).
+    path = tmp_path / "grow.h5"
+    with la.open(path, "w", cache=la.InMemory()) as store:
+        on_disk = os.path.getsize(path)
+        arrays = []
+        while sum(a.nbytes for _, a in arrays) < 4 * on_disk + 2**16:
+            a = np.arange(len(arrays) * 1000.0, len(arrays) * 1000.0 + 2000).reshape(400, 5)
+            arrays.append((store.create_array(f"a{len(arrays)}", a, chunks=(64, 5)), a))
+        for x, a in arrays[-3:]:
+            np.testing.assert_array_equal(x[:], a)
+            np.testing.assert_array_equal(x[-70:], a[-70:])
+    with la.open(path) as store:
+        for i, (_, a) in enumerate(arrays):
+            np.testing.assert_array_equal(store[f"a{i}"][:], a)
+
+
 def test_inmemory_writable_persists_on_close(tmp_path):
     a = np.arange(12.0).reshape(4, 3)
     path = tmp_path / "w.h5"

@@ -367,21 +367,40 @@ def chunk_info(node: Any, coords: tuple[int, ...]) -> Any:
     if (info.offset is None or info.filter_mask) and node not in _INDEX_OK:
         check_chunk_index(node, _where(node))
         _INDEX_OK.add(node)
-    elif info.offset is not None and info.offset + info.size > _EOF.get(node._v_file.filename, 0):
+    elif info.offset is not None and info.offset + info.size > _EOF.get(node._v_file, 0):
         # A size flipped in the index would have the reader allocate it
         # (1.5 GB for a 20 KB file, issue 14): the file's size bounds it.
-        name = node._v_file.filename
-        try:
-            _EOF[name] = os.path.getsize(name)
-        except OSError:  # a file in memory (the core driver): HDF5 checks it
+        f = node._v_file
+        size = _file_size(f)
+        if size is None:
             return info
-        if info.offset + info.size > _EOF[name]:
+        _EOF[f] = size
+        if info.offset + info.size > size:
             raise CorruptStoreError(f"{_where(node)}: the chunk index is corrupt: chunk "
                                     f"{tuple(coords)} claims bytes {info.offset}..."
-                                    f"{info.offset + info.size} of a file of {_EOF[name]}")
+                                    f"{info.offset + info.size} of a file of {size}")
     return info
 
 
-#: The size of each file last seen by :func:`chunk_info` (files only grow
-#: while open; a chunk past it makes it look again).
-_EOF: dict[str, int] = {}
+#: The size of each open file last seen by :func:`chunk_info` (files only
+#: grow while open; a chunk past it makes it look again).
+_EOF: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+
+
+def _file_size(f: Any) -> int | None:
+    """The size of open file ``f`` in bytes: of the file on disk, or, under
+    another driver than sec2 (the core driver of ``la.InMemory()`` holds the
+    file as an image in memory, larger than the file it was loaded from or
+    will be written to), of HDF5's own end of file. None if not known."""
+    if f.params.get("DRIVER") in (None, "H5FD_SEC2"):
+        try:
+            return os.path.getsize(f.filename)
+        except OSError:  # pragma: no cover - removed while open
+            return None
+    if HDF5_LIB is None:  # pragma: no cover - unusual builds
+        return None
+    size = ctypes.c_uint64()
+    if HDF5_LIB.H5Fget_filesize(hid(f._get_file_id()), ctypes.byref(size)) < 0:  # pragma: no cover
+        HDF5_LIB.H5Eclear2(hid(0))
+        return None
+    return int(size.value)
