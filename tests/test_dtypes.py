@@ -208,7 +208,7 @@ def _write_cases(draw):
     key = draw(keys(a.shape, invalid=False))
     try:
         shape = a[key].shape
-    except IndexError:
+    except (IndexError, OverflowError):  # NumPy rejects the key (2**63: OverflowError)
         shape = ()
     value = draw(hnp.arrays(a.dtype, st.sampled_from([shape, shape[-1:], ()])))
     return a, key, value
@@ -245,9 +245,23 @@ def test_table_reads_and_writes_match_numpy(table_file, ak, value):
         assert_same_as_numpy(x.__getitem__, a, key)
         try:
             shape = a[key].shape
-        except IndexError:
+        except (IndexError, OverflowError):  # NumPy rejects the key (2**63: OverflowError)
             shape = ()
         assert_same_write(x, a.copy(), key, value.draw(hnp.arrays(_TABLE_DTYPE, shape)))
+
+
+@pytest.mark.parametrize("key", [(2**63,), 2**63, (2**63, Ellipsis), -(2**63) - 1])
+def test_table_keys_numpy_overflows_on(table_file, key):
+    # Found by test_table_reads_and_writes_match_numpy: NumPy raises
+    # OverflowError for an index past int64; reads and writes must too.
+    a = np.zeros(3, _TABLE_DTYPE)
+    name = f"t{next(_names)}"
+    with tables.open_file(table_file, "a") as f:
+        f.create_table("/", name, obj=a)
+    with la.open(table_file, "a") as s:
+        x = s[name]
+        assert_same_as_numpy(x.__getitem__, a, key)
+        assert_same_write(x, a.copy(), key, np.zeros((), _TABLE_DTYPE))
 
 
 def test_structured_field_keys_match_numpy(tmp_path):
