@@ -154,16 +154,67 @@ def test_block_reader_same_as_numpy_and_pytables(tmp_path_factory, data):
             s.create_array("x", a, chunks=chunks)
     finally:
         _b2write.BLOCK_BYTES = old
+    # Whole chunks decoded on several threads at once (any size), or as a
+    # large read decides.
+    parallel = data.draw(st.booleans(), label="parallel decode")
     with la.open(path) as s:
         x, ref = s["x"], _reference(s, "x")
-        for _ in range(4):
-            key = data.draw(keys(a.shape), label="key")
-            assert_same_as_numpy(x.__getitem__, a, key)
-            try:
-                want = ref[key]
-            except Exception:  # noqa: BLE001 - NumPy rejected it: the oracle checked the type
-                continue
-            np.testing.assert_array_equal(x[key], want)
+        old_parallel = _b2blocks.PARALLEL_BYTES
+        if parallel:
+            _b2blocks.PARALLEL_BYTES = 0
+        try:
+            for _ in range(4):
+                key = data.draw(keys(a.shape), label="key")
+                assert_same_as_numpy(x.__getitem__, a, key)
+                try:
+                    want = ref[key]
+                except Exception:  # noqa: BLE001 - NumPy rejected it: the oracle checked the type
+                    continue
+                np.testing.assert_array_equal(x[key], want)
+        finally:
+            _b2blocks.PARALLEL_BYTES = old_parallel
+
+
+def test_parallel_decode_of_whole_chunks(tmp_path, monkeypatch):
+    """Whole chunks of a large read decode on several threads at once: the
+    same values, every thread joined, and a failing chunk's error raised."""
+    import threading
+
+    a = _values((5000, 7), np.dtype("<f4"), 3)
+    path = tmp_path / "p.h5"
+    with la.open(path, "w") as s:
+        s.create_array("x", a, chunks=(256, 7))
+    monkeypatch.setattr(_b2blocks, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(_b2blocks, "threads", lambda: 3)
+    seen: set[str] = set()
+    orig = _b2blocks._decode
+
+    def watched(src, dst):
+        seen.add(threading.current_thread().name)
+        return orig(src, dst)
+
+    monkeypatch.setattr(_b2blocks, "_decode", watched)
+    with la.open(path) as s:
+        x = s["x"]
+        np.testing.assert_array_equal(x[:], a)
+        np.testing.assert_array_equal(x[256:4864], a[256:4864])
+        if _b2blocks.releases_gil():
+            assert "lazyarr-decode" in seen and threading.current_thread().name in seen
+        assert not [t for t in threading.enumerate() if t.name == "lazyarr-decode"]
+        calls = []
+
+        def failing(src, dst):
+            calls.append(1)
+            if len(calls) == 5:
+                raise RuntimeError("Error while decompressing a Blosc2 chunk (test)")
+            return orig(src, dst)
+
+        monkeypatch.setattr(_b2blocks, "_decode", failing)
+        with pytest.raises(Exception, match="decompressing"):
+            x[:]
+        assert not [t for t in threading.enumerate() if t.name == "lazyarr-decode"]
+        monkeypatch.setattr(_b2blocks, "_decode", orig)
+        np.testing.assert_array_equal(x[:], a)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)

@@ -68,7 +68,8 @@ from lazyarr.core.support import project
 from lazyarr.errors import StorageError
 
 __all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker", "threads",
-           "set_verifier", "releases_gil", "mapped", "own_decoder", "BATCH_BYTES", "NOGIL_BYTES"]
+           "set_verifier", "releases_gil", "mapped", "own_decoder", "BATCH_BYTES", "NOGIL_BYTES",
+           "PARALLEL_BYTES"]
 
 #: Decoded bytes per synthetic chunk (bounds a read's scratch memory).
 BATCH_BYTES = 16 * 2**20
@@ -553,6 +554,8 @@ class _Batch:
         self.out, self.cs, self.dtype, self.row_bytes = out, cs, dtype, row_bytes
         self.groups: dict[bytes, list] = {}
         self.nbytes: dict[bytes, int] = {}
+        #: Whole chunks that decode straight into the output: (source, destination).
+        self.straight: list[tuple[Any, np.ndarray]] = []
 
     def add(self, g: _Geom, mv: memoryview, blocks: np.ndarray, r: np.ndarray, combo: tuple,
             dst: tuple) -> None:
@@ -577,7 +580,7 @@ class _Batch:
         src = mv[g.start : g.start + g.cbytes]
         if (ext == part.shape and part.flags.c_contiguous and len(r) == ext[0]
                 and all(isinstance(p[1], slice) and p[1].step == 1 for p in combo)):
-            _decode(src, part)
+            self.straight.append((src, part))  # decoded by run(), on every core
             return
         buf = _scratch(g.nbytes)
         _decode(src, buf)
@@ -588,6 +591,8 @@ class _Batch:
         self.out[dst] = rows[orthogonal_key(parts, list(rows.shape))]
 
     def run(self) -> None:
+        jobs, self.straight = self.straight, []
+        _decode_all(jobs)
         for key in list(self.groups):
             self._decode(key)
 
@@ -793,6 +798,54 @@ def _decode(src: Any, dst: np.ndarray) -> None:
         sc = _DECODER[1]
         sc.update_chunk(0, src)
         sc.decompress_chunk(0, dst)
+
+
+#: Decoded bytes of whole chunks from which a read decodes them on
+#: :func:`threads` threads at once, each chunk on one core in a context of
+#: its own (:class:`own_decoder`), rather than one after another, each split
+#: between the shared context's threads: ~15 % faster over 128 MiB here
+#: (nobody waits at the end of each chunk for the slowest thread).
+PARALLEL_BYTES = 4 * 2**20
+
+
+def _decode_all(jobs: list[tuple[Any, np.ndarray]]) -> None:
+    """Decode every ``(source, destination)`` chunk of ``jobs`` (disjoint
+    destinations): on :func:`threads` threads, the caller's among them, when
+    decodes release the GIL and there is enough of it (:data:`PARALLEL_BYTES`);
+    one after another otherwise, and inside a thread that already decodes on
+    its own (a SwapWindow's fill). The first error is raised once all stop."""
+    n = min(threads(), len(jobs))
+    if (n < 2 or not releases_gil() or getattr(_TLS, "dctx", None) is not None
+            or sum(d.nbytes for _, d in jobs) < PARALLEL_BYTES):
+        for src, dst in jobs:
+            _decode(src, dst)
+        return
+    todo = iter(jobs)
+    take = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        with own_decoder():
+            while not errors:
+                with take:
+                    job = next(todo, None)
+                if job is None:
+                    return
+                try:
+                    _decode(*job)
+                except BaseException as exc:  # noqa: BLE001 - raised by the caller below
+                    errors.append(exc)
+
+    helpers = [threading.Thread(target=work, name="lazyarr-decode", daemon=True) for _ in range(n - 1)]
+    for t in helpers:
+        t.start()
+    try:
+        work()
+    finally:
+        for t in helpers:
+            t.join()
+    if errors:
+        raise errors[0]
 
 
 def _scratch(nbytes: int) -> np.ndarray:
