@@ -616,7 +616,7 @@ def publish_eoa(file: tables.File) -> bool:
     allocated space), so the file is never shorter than its superblock says.
     The file is extended to that end first (a hole), then the superblock's
     end-of-file address and checksum are rewritten (one 48-byte write).
-    Returns False (nothing written) for a file this cannot handle: another
+    Returns False (the superblock untouched) for a file this cannot handle: another
     driver than sec2, a superblock of version 0 or 1 or with a base address,
     a build without the functions it needs. Caller holds :data:`HDF5_LOCK`.
     """
@@ -624,10 +624,6 @@ def publish_eoa(file: tables.File) -> bool:
             or file.params.get("DRIVER") not in (None, "H5FD_SEC2")):
         return False
     fid = hid(file._get_file_id())
-    _write_cached_chunks(fid)
-    end = _probe(file, fid)
-    if end is None:
-        return False
     handle = ctypes.c_void_p()
     if HDF5_LIB.H5Fget_vfd_handle(fid, hid(0), ctypes.byref(handle)) < 0 or not handle.value:
         HDF5_LIB.H5Eclear2(hid(0))  # pragma: no cover
@@ -638,11 +634,19 @@ def publish_eoa(file: tables.File) -> bool:
             or sb[9:11] != b"\x08\x08" or int.from_bytes(sb[12:20], "little") != 0
             or _checksum(sb[:_SB_SUM], _SB_SUM, 0) != int.from_bytes(sb[_SB_SUM:], "little")):
         return False
+    _write_cached_chunks(fid)
+    end = _probe(file, fid)
+    if end is None:
+        return False  # pragma: no cover
     if int.from_bytes(sb[_SB_EOF:_SB_EOF + 8], "little") >= end:
         return True
-    if os.fstat(fd).st_size < end:
-        # HDF5 refuses a file shorter than its superblock's end of file.
-        os.ftruncate(fd, end)
+    try:
+        if os.fstat(fd).st_size < end:
+            # HDF5 refuses a file shorter than its superblock's end of file.
+            os.ftruncate(fd, end)
+    except OSError:
+        # A file size limit: the flush's own space check says so.
+        return False
     head = sb[:_SB_EOF] + end.to_bytes(8, "little") + sb[_SB_EOF + 8:_SB_SUM]
     os.pwrite(fd, head + _checksum(head, _SB_SUM, 0).to_bytes(4, "little"), 0)
     return True
