@@ -36,15 +36,16 @@ from typing import Any
 import tables
 
 from lazyarr.backends._hdf5 import (
-    ATTR_ROWS,
     abandon,
     BEFORE_FLUSH,
     HDF5_LOCK,
     committed_rows,
+    write_committed_rows,
     create_file,
     drop_guards,
     flush_file,
     guard_flushed_space,
+    publish_eoa,
     hdf5_error,
     hdf5_errors,
     hold_metadata,
@@ -95,6 +96,9 @@ def commit_flush(h: _Handle) -> None:
     (:func:`lazyarr.backends._hdf5.committed_rows`). Caller holds the lock.
     """
     f = h.file
+    # The flush rewrites in place metadata pointing past the end of file the
+    # on-disk superblock records: record the new end first.
+    publish_eoa(f)
     flush_file(f, f"flushing {f.filename!r}")
     # Nothing written from now on may land on what step 1 wrote.
     guard_flushed_space(f)
@@ -105,13 +109,10 @@ def commit_flush(h: _Handle) -> None:
         if path in f:
             node = f.get_node(path)
             n = int(node.shape[0] if rows is None else rows())
-            if n < 0:
-                # No record can be kept for this node (see CompressedBackend.append):
-                # drop any old one, which would hide rows written since.
-                if ATTR_ROWS in node._v_attrs._v_attrnamesuser:
-                    del node._v_attrs[ATTR_ROWS]
-            else:
-                node._v_attrs[ATTR_ROWS] = n
+            # n < 0: no record can be kept for this node (see
+            # CompressedBackend.append); an old one would hide rows written
+            # since. In place either way (see write_committed_rows).
+            write_committed_rows(node, n)
     flush_file(f, f"writing the commit records of {f.filename!r}")
 
 

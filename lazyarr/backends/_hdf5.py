@@ -32,6 +32,7 @@ __all__ = [
     "ATTR_BACKEND",
     "ATTR_ROWS",
     "committed_rows",
+    "write_committed_rows",
     "hold_metadata",
     "abandon",
     "check_space",
@@ -74,6 +75,69 @@ def committed_rows(node: Any) -> int | None:
     if n < 0 or n != value:
         return None
     return n
+
+
+def write_committed_rows(node: Any, n: int) -> None:
+    """Write ``n`` as the commit record of ``node`` (``n < 0``: no record).
+
+    The record is rewritten in place (``H5Awrite`` of the existing 64-bit
+    attribute), never deleted and created again as PyTables' attribute
+    assignment does: that freed the header chunk holding the record and
+    allocated a new one at the end of the file at every flush, and HDF5
+    writes a flush's metadata in address order, so ``/x``'s first header
+    chunk (pointing at the new chunk) reached the file before the new chunk
+    and the superblock's end of file: a kill -9 between those writes left a
+    header that did not open ("addr overflow", issue 14). Written in place,
+    a record changes bytes of the header chunk it is in, nothing else. A
+    negative ``n`` is written as is (:func:`committed_rows` reads it as no
+    record) rather than deleting the attribute, for the same reason. The
+    first record of a node is created (a new node: its creation is part of
+    the same flush). Caller holds :data:`HDF5_LOCK`.
+    """
+    attrs = node._v_attrs
+    if ATTR_ROWS in attrs._v_attrnamesuser:
+        if _write_int64(node._v_objectid, ATTR_ROWS, n):
+            # PyTables caches values it has read; the next read must see n.
+            attrs.__dict__.pop(ATTR_ROWS, None)
+            return
+        # Not a 64-bit integer scalar (not ours): replace it.
+        del attrs[ATTR_ROWS]
+    if n >= 0:
+        attrs[ATTR_ROWS] = n
+
+
+def _write_int64(oid: int, name: str, value: int) -> bool:
+    """Overwrite the attribute ``name`` of the object ``oid`` with ``value``
+    if it is a signed 64-bit integer scalar; False (nothing written) if not."""
+    if HDF5_LIB is None:  # pragma: no cover - unusual builds
+        return False
+    aid = HDF5_LIB.H5Aopen(hid(oid), name.encode(), hid(0))
+    if aid < 0:  # pragma: no cover - the caller saw the attribute
+        HDF5_LIB.H5Eclear2(hid(0))
+        return False
+    try:
+        tid = HDF5_LIB.H5Aget_type(hid(aid))
+        sid = HDF5_LIB.H5Aget_space(hid(aid))
+        try:
+            ok = (tid >= 0 and sid >= 0
+                  and HDF5_LIB.H5Tget_class(hid(tid)) == 0  # H5T_INTEGER
+                  and HDF5_LIB.H5Tget_size(hid(tid)) == 8
+                  and HDF5_LIB.H5Tget_sign(hid(tid)) == 1  # H5T_SGN_2
+                  and HDF5_LIB.H5Sget_simple_extent_type(hid(sid)) == 0)  # H5S_SCALAR
+        finally:
+            if tid >= 0:
+                HDF5_LIB.H5Tclose(hid(tid))
+            if sid >= 0:
+                HDF5_LIB.H5Sclose(hid(sid))
+        if not ok:
+            return False
+        buf = ctypes.c_int64(int(value))
+        if HDF5_LIB.H5Awrite(hid(aid), _global_hid("H5T_NATIVE_INT64_g"), ctypes.byref(buf)) < 0:
+            HDF5_LIB.H5Eclear2(hid(0))  # pragma: no cover
+            return False  # pragma: no cover
+        return True
+    finally:
+        HDF5_LIB.H5Aclose(hid(aid))
 
 
 #: What PyTables raises when HDF5 fails or the file's bytes make no sense:
@@ -423,8 +487,20 @@ def _global_hid(name: str) -> ctypes.c_int64:
 
 
 if HDF5_LIB is not None:
-    for _fn in ("H5Pcreate", "H5Fcreate", "H5Screate_simple", "H5Dcreate_anon"):
+    for _fn in ("H5Pcreate", "H5Fcreate", "H5Screate_simple", "H5Dcreate_anon", "H5Aopen",
+                "H5Aget_type", "H5Aget_space"):
         getattr(HDF5_LIB, _fn).restype = ctypes.c_int64
+    HDF5_LIB.H5Tget_size.restype = ctypes.c_size_t
+    HDF5_LIB.H5Dget_offset.restype = ctypes.c_uint64
+    HDF5_LIB.H5Fget_obj_count.restype = ctypes.c_ssize_t
+    HDF5_LIB.H5Fget_obj_ids.restype = ctypes.c_ssize_t
+    HDF5_LIB.H5Fget_freespace.restype = ctypes.c_int64
+
+#: HDF5's metadata checksum (Jenkins' lookup3), None if the build hides it.
+_checksum = getattr(HDF5_LIB, "H5_checksum_metadata", None)
+if _checksum is not None:
+    _checksum.restype = ctypes.c_uint32
+    _checksum.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32]
 
 
 def create_file(path: str) -> bool:
@@ -505,6 +581,146 @@ def guard_flushed_space(file: tables.File) -> None:
     _GUARDS[id(file)] = new
     for d in old:
         HDF5_LIB.H5Dclose(hid(d))
+
+
+# --------------------------------------------------------------------------
+# The superblock's end of file: written before the metadata that needs it
+# --------------------------------------------------------------------------
+# HDF5 writes a flush's metadata in address order and the superblock, which
+# records the end of the file's allocated space (EOA), last. A reader refuses
+# any address past that EOA ("addr overflow"). An append puts new chunks and
+# new index nodes past the EOA of the last flush, and the flush then rewrites
+# in place the index nodes and object headers that point to them: a process
+# killed after those writes but before the superblock's left a file whose
+# flushed rows could not be read (a rewritten last chunk, moved because its
+# compressed size changed, holds flushed rows) and whose next append failed
+# (issue 14). So before the flush :func:`publish_eoa` writes the EOA the
+# flush will end with into the on-disk superblock itself.
+
+#: Bytes of the probe that finds the end of the allocated space: more than
+#: HDF5's block for small raw data (2 KiB), so HDF5 puts it after every
+#: allocation made so far. Never written (a hole in the file).
+_PROBE_BYTES = 4096
+#: Superblock versions 2 and 3 (what files with a file-space strategy, all
+#: the files lazyarr creates, have): 48 bytes, end-of-file address at 28.
+_SB_SIZE, _SB_EOF, _SB_SUM = 48, 28, 44
+
+
+def publish_eoa(file: tables.File) -> bool:
+    """Write into ``file``'s on-disk superblock the end of its allocated space.
+
+    Called before a flush (see the comment above). The end is that of a
+    *probe*, an anonymous dataset of :data:`_PROBE_BYTES` allocated after
+    everything else and kept until the next flush's guards replace it
+    (:func:`guard_flushed_space`): every address the flush writes is below
+    it, and HDF5's own end of file after the flush is not (the probe is
+    allocated space), so the file is never shorter than its superblock says.
+    The file is extended to that end first (a hole), then the superblock's
+    end-of-file address and checksum are rewritten (one 48-byte write).
+    Returns False (the superblock untouched) for a file this cannot handle: another
+    driver than sec2, a superblock of version 0 or 1 or with a base address,
+    a build without the functions it needs. Caller holds :data:`HDF5_LOCK`.
+    """
+    if (HDF5_LIB is None or file.mode == "r" or _checksum is None
+            or file.params.get("DRIVER") not in (None, "H5FD_SEC2")):
+        return False
+    fid = hid(file._get_file_id())
+    handle = ctypes.c_void_p()
+    if HDF5_LIB.H5Fget_vfd_handle(fid, hid(0), ctypes.byref(handle)) < 0 or not handle.value:
+        HDF5_LIB.H5Eclear2(hid(0))  # pragma: no cover
+        return False  # pragma: no cover
+    fd = ctypes.cast(handle, ctypes.POINTER(ctypes.c_int)).contents.value
+    sb = os.pread(fd, _SB_SIZE, 0)
+    if (len(sb) != _SB_SIZE or sb[:8] != b"\x89HDF\r\n\x1a\n" or sb[8] not in (2, 3)
+            or sb[9:11] != b"\x08\x08" or int.from_bytes(sb[12:20], "little") != 0
+            or _checksum(sb[:_SB_SUM], _SB_SUM, 0) != int.from_bytes(sb[_SB_SUM:], "little")):
+        return False
+    _write_cached_chunks(fid)
+    stored = int.from_bytes(sb[_SB_EOF:_SB_EOF + 8], "little")
+    eoa = ctypes.c_uint64(0)
+    if HDF5_LIB.H5Fget_eoa(fid, ctypes.byref(eoa)) < 0:
+        HDF5_LIB.H5Eclear2(hid(0))  # pragma: no cover
+        return False  # pragma: no cover
+    # Less the unused space HDF5's allocation blocks hold (a node created
+    # and removed again gave its space back to them).
+    if eoa.value - max(0, HDF5_LIB.H5Fget_freespace(fid)) <= stored:
+        # Nothing in use past the recorded end: nothing the flush writes lies
+        # there (and a flush with nothing to write changes no byte).
+        HDF5_LIB.H5Eclear2(hid(0))
+        return True
+    end = _probe(file, fid)
+    if end is None:
+        return False  # pragma: no cover
+    if stored >= end:
+        return True  # pragma: no cover
+    try:
+        if os.fstat(fd).st_size < end:
+            # HDF5 refuses a file shorter than its superblock's end of file.
+            os.ftruncate(fd, end)
+    except OSError:
+        # A file size limit: the flush's own space check says so.
+        return False
+    head = sb[:_SB_EOF] + end.to_bytes(8, "little") + sb[_SB_EOF + 8:_SB_SUM]
+    os.pwrite(fd, head + _checksum(head, _SB_SUM, 0).to_bytes(4, "little"), 0)
+    return True
+
+
+#: ``H5F_OBJ_DATASET``: what ``H5Fget_obj_ids`` lists.
+_OBJ_DATASET = 2
+#: Zeros: the coordinates of a first chunk, for any rank (HDF5's limit is 32).
+_ORIGIN = (ctypes.c_uint64 * 32)()
+
+
+def _write_cached_chunks(fid: ctypes.c_int64) -> None:
+    """Write the chunks HDF5's chunk caches hold for the datasets open in ``fid``.
+
+    Otherwise ``H5Fflush`` writes them, and allocates their space, after
+    :func:`publish_eoa` has recorded the end of the allocated space.
+    ``H5Dget_chunk_info_by_coord`` writes a dataset's cached chunks before
+    looking one up (so that it reports sizes on disk); it writes no metadata
+    (the metadata cache keeps it, see :func:`hold_metadata`).
+    """
+    n = HDF5_LIB.H5Fget_obj_count(fid, ctypes.c_uint(_OBJ_DATASET))
+    if n <= 0:
+        HDF5_LIB.H5Eclear2(hid(0))
+        return
+    ids = (ctypes.c_int64 * n)()
+    n = HDF5_LIB.H5Fget_obj_ids(fid, ctypes.c_uint(_OBJ_DATASET), ctypes.c_size_t(n), ids)
+    mask, addr, size = ctypes.c_uint(), ctypes.c_uint64(), ctypes.c_uint64()
+    for i in range(max(0, n)):
+        # Contiguous datasets (the guards, plain arrays) fail: nothing cached.
+        HDF5_LIB.H5Dget_chunk_info_by_coord(hid(ids[i]), _ORIGIN, ctypes.byref(mask),
+                                            ctypes.byref(addr), ctypes.byref(size))
+    HDF5_LIB.H5Eclear2(hid(0))
+
+
+def _probe(file: tables.File, fid: ctypes.c_int64) -> int | None:
+    """Allocate the probe of :func:`publish_eoa`; its end address, or None."""
+    dcpl = HDF5_LIB.H5Pcreate(_global_hid("H5P_CLS_DATASET_CREATE_ID_g"))
+    try:
+        HDF5_LIB.H5Pset_alloc_time(hid(dcpl), ctypes.c_int(1))  # H5D_ALLOC_TIME_EARLY
+        HDF5_LIB.H5Pset_layout(hid(dcpl), ctypes.c_int(1))  # H5D_CONTIGUOUS
+        HDF5_LIB.H5Pset_fill_time(hid(dcpl), ctypes.c_int(2))  # H5D_FILL_TIME_NEVER
+        dims = (ctypes.c_uint64 * 1)(_PROBE_BYTES)
+        space = HDF5_LIB.H5Screate_simple(ctypes.c_int(1), dims, None)
+        try:
+            d = HDF5_LIB.H5Dcreate_anon(fid, _global_hid("H5T_NATIVE_UINT8_g"), hid(space),
+                                        hid(dcpl), hid(0))
+        finally:
+            HDF5_LIB.H5Sclose(hid(space))
+    finally:
+        HDF5_LIB.H5Pclose(hid(dcpl))
+    if d < 0:
+        HDF5_LIB.H5Eclear2(hid(0))  # pragma: no cover
+        return None  # pragma: no cover
+    # Kept like a guard: freed now, its space would shrink the file below
+    # the end written into the superblock.
+    _GUARDS.setdefault(id(file), []).append(d)
+    offset = HDF5_LIB.H5Dget_offset(hid(d))
+    if offset == 2**64 - 1:  # HADDR_UNDEF
+        HDF5_LIB.H5Eclear2(hid(0))  # pragma: no cover
+        return None  # pragma: no cover
+    return int(offset) + _PROBE_BYTES
 
 
 def drop_guards(file: tables.File) -> None:
