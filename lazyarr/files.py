@@ -283,9 +283,11 @@ def _flush(h: _Handle) -> None:
     """Buffered writes, then :func:`commit_flush`; a failure is remembered
     (``h.failed``) until a flush succeeds. Caller holds the lock."""
     try:
-        for hook in BEFORE_FLUSH:
-            hook(h.file)
+        # The hooks write buffered rows (a tail chunk): their HDF5 errors
+        # too reach the caller as lazyarr errors.
         with hdf5_errors(f"flushing {h.file.filename!r}"):
+            for hook in BEFORE_FLUSH:
+                hook(h.file)
             commit_flush(h)
     except BaseException:
         h.failed = True

@@ -712,3 +712,32 @@ def test_heavy_corruption_storm_per_backend(heavy, tmp_path, kind):
         c += F.corrupt_storm(path, pristine, rng.integers(0, len(pristine), 100), width=8)
     print(f"seeds 15 and 16, {kind}:", dict(c))
     assert c["crash"] == 0 and c["hang"] == 0 and c["wrong"] == 0 and c["raw"] == 0, c
+
+
+def test_hdf5_errors_of_buffered_writes_at_close_are_lazyarr_errors(tmp_path, monkeypatch):
+    # A kill state replayed from the writes of a writer (issue 14, session 6)
+    # had the chunk index node of /x unwritten: the rows buffered since were
+    # written at close, by a flush hook, and its raw tables.HDF5ExtError
+    # reached the caller. Every flush hook's HDF5 error is a lazyarr error.
+    from lazyarr.backends import _hdf5
+
+    path = tmp_path / "hook.h5"
+    calls = []
+
+    def failing(f):
+        calls.append(f.filename)
+        raise tables.HDF5ExtError("Problems writing chunk to ``/x`` (wrong B-tree signature)")
+
+    store = la.open(path, "w")
+    x = store.create_array("x", np.zeros((0, 3), np.float32))
+    x.append(np.ones((2, 3), np.float32))
+    monkeypatch.setattr(_hdf5, "BEFORE_FLUSH", _hdf5.BEFORE_FLUSH + [failing])
+    from lazyarr import files
+
+    monkeypatch.setattr(files, "BEFORE_FLUSH", _hdf5.BEFORE_FLUSH)
+    with pytest.raises(StorageError, match="flushing") as info:
+        store.flush()
+    assert isinstance(info.value, OSError) and not isinstance(info.value, tables.HDF5ExtError)
+    with pytest.raises(StorageError, match="flushing"):
+        store.close()
+    assert calls
