@@ -566,13 +566,7 @@ def guard_flushed_space(file: tables.File) -> None:
         HDF5_LIB.H5Pset_alloc_time(hid(dcpl), ctypes.c_int(1))  # H5D_ALLOC_TIME_EARLY
         HDF5_LIB.H5Pset_layout(hid(dcpl), ctypes.c_int(1))  # H5D_CONTIGUOUS
         for n in _GUARD_BYTES:
-            dims = (ctypes.c_uint64 * 1)(n)
-            space = HDF5_LIB.H5Screate_simple(ctypes.c_int(1), dims, None)
-            try:
-                d = HDF5_LIB.H5Dcreate_anon(fid, _global_hid("H5T_NATIVE_UINT8_g"), hid(space),
-                                        hid(dcpl), hid(0))
-            finally:
-                HDF5_LIB.H5Sclose(hid(space))
+            d = _anon_bytes(fid, dcpl, n)
             if d >= 0:
                 new.append(d)
     finally:
@@ -694,6 +688,18 @@ def _write_cached_chunks(fid: ctypes.c_int64) -> None:
     HDF5_LIB.H5Eclear2(hid(0))
 
 
+def _anon_bytes(fid: ctypes.c_int64, dcpl: int, n: int) -> int:
+    """An anonymous ``n``-byte dataset in file ``fid`` made with ``dcpl`` (an
+    allocated block of the file: a guard or the probe); its id, < 0 on failure."""
+    dims = (ctypes.c_uint64 * 1)(n)
+    space = HDF5_LIB.H5Screate_simple(ctypes.c_int(1), dims, None)
+    try:
+        return HDF5_LIB.H5Dcreate_anon(fid, _global_hid("H5T_NATIVE_UINT8_g"), hid(space),
+                                       hid(dcpl), hid(0))
+    finally:
+        HDF5_LIB.H5Sclose(hid(space))
+
+
 def _probe(file: tables.File, fid: ctypes.c_int64) -> int | None:
     """Allocate the probe of :func:`publish_eoa`; its end address, or None."""
     dcpl = HDF5_LIB.H5Pcreate(_global_hid("H5P_CLS_DATASET_CREATE_ID_g"))
@@ -701,13 +707,7 @@ def _probe(file: tables.File, fid: ctypes.c_int64) -> int | None:
         HDF5_LIB.H5Pset_alloc_time(hid(dcpl), ctypes.c_int(1))  # H5D_ALLOC_TIME_EARLY
         HDF5_LIB.H5Pset_layout(hid(dcpl), ctypes.c_int(1))  # H5D_CONTIGUOUS
         HDF5_LIB.H5Pset_fill_time(hid(dcpl), ctypes.c_int(2))  # H5D_FILL_TIME_NEVER
-        dims = (ctypes.c_uint64 * 1)(_PROBE_BYTES)
-        space = HDF5_LIB.H5Screate_simple(ctypes.c_int(1), dims, None)
-        try:
-            d = HDF5_LIB.H5Dcreate_anon(fid, _global_hid("H5T_NATIVE_UINT8_g"), hid(space),
-                                        hid(dcpl), hid(0))
-        finally:
-            HDF5_LIB.H5Sclose(hid(space))
+        d = _anon_bytes(fid, dcpl, _PROBE_BYTES)
     finally:
         HDF5_LIB.H5Pclose(hid(dcpl))
     if d < 0:
