@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lazyarr as la
-from lazyarr.backends import _b2blocks, _b2write
+from lazyarr.backends import _b2blocks, _b2decode, _b2write
 from lazyarr.backends.compressed import CompressedBackend
 from lazyarr.testing import assert_same_as_numpy, dtypes, keys
 
@@ -36,13 +36,13 @@ BLOCKS = [64, 200, 1024, _b2write.BLOCK_BYTES]
 def decoded(monkeypatch):
     """Bytes handed to blosc2 to decode, one entry per decode call."""
     seen: list[int] = []
-    orig = _b2blocks._decode
+    orig = _b2decode.decode
 
     def counted(src, dst):
         seen.append(dst.nbytes)
         return orig(src, dst)
 
-    monkeypatch.setattr(_b2blocks, "_decode", counted)
+    monkeypatch.setattr(_b2decode, "decode", counted)
     return seen
 
 
@@ -159,9 +159,9 @@ def test_block_reader_same_as_numpy_and_pytables(tmp_path_factory, data):
     parallel = data.draw(st.booleans(), label="parallel decode")
     with la.open(path) as s:
         x, ref = s["x"], _reference(s, "x")
-        old_parallel = _b2blocks.PARALLEL_BYTES
+        old_parallel = _b2decode.PARALLEL_BYTES
         if parallel:
-            _b2blocks.PARALLEL_BYTES = 0
+            _b2decode.PARALLEL_BYTES = 0
         try:
             for _ in range(4):
                 key = data.draw(keys(a.shape), label="key")
@@ -172,7 +172,7 @@ def test_block_reader_same_as_numpy_and_pytables(tmp_path_factory, data):
                     continue
                 np.testing.assert_array_equal(x[key], want)
         finally:
-            _b2blocks.PARALLEL_BYTES = old_parallel
+            _b2decode.PARALLEL_BYTES = old_parallel
 
 
 def test_parallel_decode_of_whole_chunks(tmp_path, monkeypatch):
@@ -184,21 +184,21 @@ def test_parallel_decode_of_whole_chunks(tmp_path, monkeypatch):
     path = tmp_path / "p.h5"
     with la.open(path, "w") as s:
         s.create_array("x", a, chunks=(256, 7))
-    monkeypatch.setattr(_b2blocks, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(_b2blocks, "threads", lambda: 3)
+    monkeypatch.setattr(_b2decode, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(_b2decode, "threads", lambda: 3)
     seen: set[str] = set()
-    orig = _b2blocks._decode
+    orig = _b2decode.decode
 
     def watched(src, dst):
         seen.add(threading.current_thread().name)
         return orig(src, dst)
 
-    monkeypatch.setattr(_b2blocks, "_decode", watched)
+    monkeypatch.setattr(_b2decode, "decode", watched)
     with la.open(path) as s:
         x = s["x"]
         np.testing.assert_array_equal(x[:], a)
         np.testing.assert_array_equal(x[256:4864], a[256:4864])
-        if _b2blocks.releases_gil():
+        if _b2decode.releases_gil():
             assert "lazyarr-decode" in seen and threading.current_thread().name in seen
         assert not [t for t in threading.enumerate() if t.name == "lazyarr-decode"]
         calls = []
@@ -209,11 +209,11 @@ def test_parallel_decode_of_whole_chunks(tmp_path, monkeypatch):
                 raise RuntimeError("Error while decompressing a Blosc2 chunk (test)")
             return orig(src, dst)
 
-        monkeypatch.setattr(_b2blocks, "_decode", failing)
+        monkeypatch.setattr(_b2decode, "decode", failing)
         with pytest.raises(Exception, match="decompressing"):
             x[:]
         assert not [t for t in threading.enumerate() if t.name == "lazyarr-decode"]
-        monkeypatch.setattr(_b2blocks, "_decode", orig)
+        monkeypatch.setattr(_b2decode, "decode", orig)
         np.testing.assert_array_equal(x[:], a)
 
 

@@ -14,15 +14,9 @@ refreshed after writes (:func:`forget`), the file is memory-mapped once per
 open file, and for each touched chunk only the frame header, the block
 offsets and the *needed* blocks are touched. The needed blocks of many
 chunks are copied into one synthetic Blosc2 chunk (same header, new sizes
-and block offsets) and decoded by one call on ``blosc2.nthreads`` threads:
-its own threads, not ours, spread a read over the cores. Decodes of at
-least :data:`NOGIL_BYTES` go through a private copy of the C library that
-python-blosc2 ships, called with ``ctypes`` (see :func:`_decode`), which
-releases the GIL meanwhile: python-blosc2 itself holds it unless
-``blosc2.set_releasegil(True)``, a process-wide switch that is not ours to
-flip. Other Python threads (a SwapWindow's read-ahead and the caller that
-consumes its rows, a thread pool) then run during a decode.
-Chunks read whole decode straight from the map. Rows then go to the output
+and block offsets) and decoded by one call on ``blosc2.nthreads`` threads (decoding, with
+the GIL released where it can be, is :mod:`lazyarr.backends._b2decode`).
+Chunks read whole decode straight from the map, many at once on every core. Rows then go to the output
 once each, in any order (masks, repeats, scattered rows).
 
 Anything unusual returns to the caller's fallback (PyTables): chunks whose
@@ -48,28 +42,27 @@ True
 
 from __future__ import annotations
 
-import ctypes
 import math
 import mmap
 import os
-import sys
 import threading
 import weakref
 from typing import Any, Callable, NamedTuple
 
-import blosc2
 import msgpack
 import numpy as np
 
+from lazyarr.backends import _b2decode as D
+from lazyarr.backends._b2decode import own_decoder, releases_gil, threads
 from lazyarr.backends._hdf5_sane import chunk_info
 from lazyarr.backends.base import HDF5_LOCK
 from lazyarr.core.selection import Selection, orthogonal_key, selection_shape
 from lazyarr.core.support import project
 from lazyarr.errors import StorageError
 
+# threads, releases_gil and own_decoder are lazyarr.backends._b2decode's (the decoder).
 __all__ = ["read", "eligible", "forget", "rows_blocked", "frame_header_len", "checksum_maker", "threads",
-           "set_verifier", "releases_gil", "mapped", "own_decoder", "BATCH_BYTES", "NOGIL_BYTES",
-           "PARALLEL_BYTES"]
+           "set_verifier", "releases_gil", "mapped", "own_decoder", "BATCH_BYTES"]
 
 #: Decoded bytes per synthetic chunk (bounds a read's scratch memory).
 BATCH_BYTES = 16 * 2**20
@@ -199,38 +192,15 @@ class _FileState:
             self.held, self.lo, self.hi = 0, math.inf, 0
 
 
-def _drop_decoder_before_fork() -> None:
-    # A child forked while blosc2's decoding threads are alive cannot decode
-    # on threads at all (measured: its next threaded decode never returns):
-    # free the decoder, and its threads, first. No decode is running (that
-    # holds the GIL, which the forking thread has); the parent makes a new
-    # one on its next read.
-    _DECODER.clear()
-
-
 def _forget_after_fork() -> None:
-    global _STATE, _STATE_LOCK, _DECODER_LOCK, _NOGIL_LOCK, _FORKED
+    # The parent's maps, chunk indexes and lock are no use in a child.
+    global _STATE, _STATE_LOCK
     _STATE_LOCK = threading.Lock()
     _STATE = weakref.WeakKeyDictionary()
-    _DECODER_LOCK = threading.Lock()
-    _NOGIL_LOCK = threading.Lock()
-    # Even a decoder made afresh in a forked child was seen to hang in its
-    # first threaded decode (blosc2 state inherited from the parent): forked
-    # children decode on one thread (they are usually one of many workers).
-    _FORKED = True
-
-
-#: True in a process forked from one that imported this module.
-_FORKED = False
-
-
-def threads() -> int:
-    """Threads blosc2 decodes and encodes on here: ``blosc2.nthreads``, 1 in a forked child."""
-    return 1 if _FORKED else blosc2.nthreads
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_drop_decoder_before_fork, after_in_child=_forget_after_fork)
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _state(node: Any) -> _FileState:
@@ -509,8 +479,8 @@ def _one_row(node: Any, st: _FileState, r: int, cs: tuple[int, ...], tail: int,
         k = g.key
         head = _ONE_HEADS[g.key] = (k[0:4] + g.blocksize.to_bytes(4, "little") + k[4:8],
                                     k[8:24] + (36).to_bytes(4, "little"))
-    buf = _scratch(g.blocksize)
-    _decode(b"".join((head[0], (36 + n).to_bytes(4, "little"), head[1], mv[a : a + n])), buf)
+    buf = D.scratch(g.blocksize)
+    D.decode(b"".join((head[0], (36 + n).to_bytes(4, "little"), head[1], mv[a : a + n])), buf)
     st.touched(off, a + n, n)
     j = (r % c0) % g.rows
     return buf.view(dtype).reshape((g.rows,) + cs[1:])[j : j + 1]
@@ -582,8 +552,8 @@ class _Batch:
                 and all(isinstance(p[1], slice) and p[1].step == 1 for p in combo)):
             self.straight.append((src, part))  # decoded by run(), on every core
             return
-        buf = _scratch(g.nbytes)
-        _decode(src, buf)
+        buf = D.scratch(g.nbytes)
+        D.decode(src, buf)
         self._scatter(buf.view(self.dtype).reshape(ext), r, combo, dst)
 
     def _scatter(self, rows: np.ndarray, r: np.ndarray, combo: tuple, dst: tuple) -> None:
@@ -592,7 +562,7 @@ class _Batch:
 
     def run(self) -> None:
         jobs, self.straight = self.straight, []
-        _decode_all(jobs)
+        D.decode_all(jobs)
         for key in list(self.groups):
             self._decode(key)
 
@@ -619,8 +589,8 @@ class _Batch:
         c[12:16] = (head + at).to_bytes(4, "little")
         parts[0] = c
         parts[1] = (np.asarray(offsets, "<i4") + head).tobytes()
-        dec = _scratch(k * g0.blocksize)
-        _decode(b"".join(parts), dec)
+        dec = D.scratch(k * g0.blocksize)
+        D.decode(b"".join(parts), dec)
         rows = dec.view(self.dtype).reshape((k * g0.rows,) + self.cs[1:])
         j0 = 0
         for g, _, blocks, r, combo, dst in jobs:
@@ -630,227 +600,3 @@ class _Batch:
                 at_rows = (j0 + np.searchsorted(blocks, r // g.rows)) * g.rows + r % g.rows
             self._scatter(rows, at_rows, combo, dst)
             j0 += len(blocks)
-
-
-_TLS = threading.local()
-
-
-#: The one decoder of the process: (nthreads, a super-chunk) and its lock.
-_DECODER: list = []
-_DECODER_LOCK = threading.Lock()
-#: Decoded bytes from which a decode releases the GIL (when it can, see
-#: :func:`releases_gil`): below it the ``ctypes`` call's own cost (a few us)
-#: would show in random single rows, and so short a decode blocks nobody.
-NOGIL_BYTES = 2**16
-
-
-class _DParams(ctypes.Structure):
-    """c-blosc2's ``blosc2_dparams``, opaque past ``nthreads`` (its first
-    field in every release): filled from the library's own defaults, and
-    larger than the real struct, so either way by value it holds all of it."""
-
-    _fields_ = [("nthreads", ctypes.c_int16), ("_pad", ctypes.c_int16 * 3),
-                ("_rest", ctypes.c_void_p * 31)]
-
-
-def _load_nogil() -> Any:
-    """A private copy of c-blosc2 to decode with the GIL released, or None.
-
-    python-blosc2 links c-blosc2 statically into its extension and also
-    ships the shared library (``blosc2/lib``): loaded here with ``ctypes``
-    (``RTLD_LOCAL``), it is a copy of its own, with a global context and
-    thread count nobody else sets, and ``ctypes`` releases the GIL for the
-    length of each call. Its global context keeps its threads between calls
-    (what the super-chunk of the GIL-holding path is for); contexts of one
-    thread each serve background readers (:func:`own_decoder`). Checked
-    once on a chunk python-blosc2 encodes. None when the library is not
-    there, does not load or fails the check: every decode holds the GIL.
-    """
-    names = {"win32": ["blosc2.dll", "libblosc2.dll"], "darwin": ["libblosc2.dylib"]}.get(
-        sys.platform, ["libblosc2.so"])
-    base = os.path.join(os.path.dirname(blosc2.__file__), "lib")
-    for name in names:
-        path = os.path.join(base, name)
-        if not os.path.exists(path):
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-            c = ctypes
-            for fn, args, res in [
-                ("blosc2_init", [], None),
-                ("blosc2_decompress", [c.c_void_p, c.c_int32, c.c_void_p, c.c_int32], c.c_int),
-                ("blosc2_set_nthreads", [c.c_int16], c.c_int16),
-                ("blosc2_get_blosc2_dparams_defaults", [], _DParams),
-                ("blosc2_create_dctx", [_DParams], c.c_void_p),
-                ("blosc2_decompress_ctx", [c.c_void_p, c.c_void_p, c.c_int32, c.c_void_p,
-                                           c.c_int32], c.c_int),
-                ("blosc2_free_ctx", [c.c_void_p], None),
-            ]:
-                f = getattr(lib, fn)
-                f.argtypes, f.restype = args, res
-            lib.blosc2_init()
-            # The check: a Zstd chunk of python-blosc2's, decoded both ways.
-            want = np.arange(2**15, dtype=np.float32)
-            chunk = np.frombuffer(blosc2.compress2(want, codec=blosc2.Codec.ZSTD, typesize=4,
-                                                   nthreads=1), np.uint8)
-            got = np.zeros_like(want)
-            ok = lib.blosc2_decompress(chunk.ctypes.data, chunk.nbytes, got.ctypes.data,
-                                       got.nbytes) == want.nbytes and (got == want).all()
-            ctx = _new_ctx(lib)
-            got[:] = 0
-            ok = ok and ctx is not None and lib.blosc2_decompress_ctx(
-                ctx, chunk.ctypes.data, chunk.nbytes, got.ctypes.data, got.nbytes) == want.nbytes
-            ok = ok and (got == want).all()
-            if ctx is not None:
-                lib.blosc2_free_ctx(ctx)
-        except (OSError, AttributeError, RuntimeError, ValueError, TypeError):
-            continue
-        if ok:
-            return lib
-    return None
-
-
-def _new_ctx(lib: Any) -> int | None:
-    """A decompression context of one thread in ``lib`` (None: not made)."""
-    dp = lib.blosc2_get_blosc2_dparams_defaults()
-    dp.nthreads = 1
-    return lib.blosc2_create_dctx(dp) or None
-
-
-class own_decoder:
-    """Inside, this thread's decodes run on this thread alone, in a context
-    of its own, with the GIL released (when :func:`releases_gil`).
-
-    For background readers that work side by side (a SwapWindow's fill):
-    each decodes whole chunks on one core, so none waits for another's
-    threads, where the shared context splits every chunk between its
-    threads and waits for the slowest at its end.
-    """
-
-    def __enter__(self) -> "own_decoder":
-        self.ctx = _new_ctx(_NOGIL) if releases_gil() else None
-        _TLS.dctx = self.ctx
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        _TLS.dctx = None
-        if self.ctx is not None:
-            _NOGIL.blosc2_free_ctx(self.ctx)
-
-
-_NOGIL: Any = _load_nogil()
-#: Threads the private library's context was last given (0: not yet).
-_NOGIL_THREADS = [0]
-_NOGIL_LOCK = threading.Lock()
-
-
-def releases_gil() -> bool:
-    """True when large decodes here release the GIL (see :func:`_load_nogil`).
-
-    Not in a forked child: the library's threads and its lock are the
-    parent's there (see :func:`_forget_after_fork`).
-    """
-    return _NOGIL is not None and not _FORKED
-
-
-def _decode(src: Any, dst: np.ndarray) -> None:
-    """Decode one Blosc2 chunk into ``dst`` on ``blosc2.nthreads`` threads.
-
-    From :data:`NOGIL_BYTES` decoded bytes, with the GIL released (see
-    :func:`releases_gil`; the library's own lock serializes calls).
-    Otherwise through one long-lived super-chunk: ``blosc2.decompress2``
-    makes (and tears down) a decompression context, and with it a thread
-    pool, on every call -- measured 300 us a call on this 2-core machine,
-    and 2x slower over 1 MiB chunks than a context that keeps its threads.
-    The chunk is copied into the super-chunk (compressed bytes: cheap). One
-    for the process, under a lock: python-blosc2 holds the GIL while it
-    decodes, so two Python threads could not decode at once anyway, and
-    blosc2's own threads use every core.
-    """
-    ctx = getattr(_TLS, "dctx", None)
-    if ctx is not None:  # inside own_decoder(): no lock, nobody else's threads
-        s = np.frombuffer(src, np.uint8)
-        d = dst.view(np.uint8).reshape(-1)
-        rc = _NOGIL.blosc2_decompress_ctx(ctx, s.ctypes.data, s.nbytes, d.ctypes.data, d.nbytes)
-        if rc < 0:
-            raise RuntimeError(f"Error while decompressing a Blosc2 chunk (blosc2 error {rc})")
-        return
-    if dst.nbytes >= NOGIL_BYTES and _NOGIL is not None and not _FORKED:
-        s = np.frombuffer(src, np.uint8)
-        d = dst.view(np.uint8).reshape(-1)  # (a view: dst is C-contiguous)
-        # Under a lock of ours, like the library's own around its global
-        # context, so that a change of thread count never meets a decode.
-        with _NOGIL_LOCK:
-            n = threads()
-            if _NOGIL_THREADS[0] != n:
-                _NOGIL.blosc2_set_nthreads(n)
-                _NOGIL_THREADS[0] = n
-            rc = _NOGIL.blosc2_decompress(s.ctypes.data, s.nbytes, d.ctypes.data, d.nbytes)
-        if rc < 0:
-            raise RuntimeError(f"Error while decompressing a Blosc2 chunk (blosc2 error {rc})")
-        return
-    with _DECODER_LOCK:
-        n = threads()
-        if not _DECODER or _DECODER[0] != n:
-            sc = blosc2.SChunk(chunksize=1024, dparams=blosc2.DParams(nthreads=n))
-            sc.append_data(np.zeros(1024, np.uint8))
-            _DECODER[:] = [n, sc]
-        sc = _DECODER[1]
-        sc.update_chunk(0, src)
-        sc.decompress_chunk(0, dst)
-
-
-#: Decoded bytes of whole chunks from which a read decodes them on
-#: :func:`threads` threads at once, each chunk on one core in a context of
-#: its own (:class:`own_decoder`), rather than one after another, each split
-#: between the shared context's threads: ~15 % faster over 128 MiB here
-#: (nobody waits at the end of each chunk for the slowest thread).
-PARALLEL_BYTES = 4 * 2**20
-
-
-def _decode_all(jobs: list[tuple[Any, np.ndarray]]) -> None:
-    """Decode every ``(source, destination)`` chunk of ``jobs`` (disjoint
-    destinations): on :func:`threads` threads, the caller's among them, when
-    decodes release the GIL and there is enough of it (:data:`PARALLEL_BYTES`);
-    one after another otherwise, and inside a thread that already decodes on
-    its own (a SwapWindow's fill). The first error is raised once all stop."""
-    n = min(threads(), len(jobs))
-    if (n < 2 or not releases_gil() or getattr(_TLS, "dctx", None) is not None
-            or sum(d.nbytes for _, d in jobs) < PARALLEL_BYTES):
-        for src, dst in jobs:
-            _decode(src, dst)
-        return
-    todo = iter(jobs)
-    take = threading.Lock()
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        with own_decoder():
-            while not errors:
-                with take:
-                    job = next(todo, None)
-                if job is None:
-                    return
-                try:
-                    _decode(*job)
-                except BaseException as exc:  # noqa: BLE001 - raised by the caller below
-                    errors.append(exc)
-
-    helpers = [threading.Thread(target=work, name="lazyarr-decode", daemon=True) for _ in range(n - 1)]
-    for t in helpers:
-        t.start()
-    try:
-        work()
-    finally:
-        for t in helpers:
-            t.join()
-    if errors:
-        raise errors[0]
-
-
-def _scratch(nbytes: int) -> np.ndarray:
-    """A decode buffer of this thread, reused between reads (no page faults)."""
-    buf = getattr(_TLS, "scratch", None)
-    if buf is None or buf.nbytes < nbytes:
-        buf = _TLS.scratch = np.empty(nbytes, dtype=np.uint8)
-    return buf[:nbytes]

@@ -337,7 +337,7 @@ class CompressedBackend(PyTablesBackend):
     def reader_scope(self) -> Any:
         """A context manager for a thread that calls :meth:`read_into` beside
         others (a SwapWindow's fill): inside, its decodes run on that thread
-        alone (see :class:`lazyarr.backends._b2blocks.own_decoder`)."""
+        alone (see :class:`lazyarr.backends._b2decode.own_decoder`)."""
         return _b2blocks.own_decoder()
 
     @property
@@ -349,7 +349,7 @@ class CompressedBackend(PyTablesBackend):
     def reads_release_gil(self) -> bool:
         """True when this node's reads spend their decoding outside the GIL
         (Blosc2 chunks through the block reader, see
-        :func:`lazyarr.backends._b2blocks.releases_gil`): a read on another
+        :func:`lazyarr.backends._b2decode.releases_gil`): a read on another
         thread then overlaps the caller's own work."""
         if not (self.raw_chunks and self.mapped_blocks and _b2blocks.releases_gil()):
             return False
