@@ -41,17 +41,19 @@ from lazyarr.backends._hdf5 import (
     HDF5_LOCK,
     committed_rows,
     write_committed_rows,
-    create_file,
-    drop_guards,
     flush_file,
-    guard_flushed_space,
-    publish_eoa,
     hdf5_error,
     hdf5_errors,
     hold_metadata,
-    mark_pytables_file,
     quiet,
     summary,
+)
+from lazyarr.backends._hdf5_space import (
+    create_file,
+    drop_guards,
+    guard_flushed_space,
+    mark_pytables_file,
+    publish_eoa,
 )
 from lazyarr.backends._hdf5_sane import precheck_file
 from lazyarr.backends._mmap import drop_maps
@@ -175,7 +177,7 @@ def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
     try:
         with quiet():
             # A new file whose freed space is never reused (see
-            # lazyarr.backends._hdf5.create_file); the core driver keeps
+            # lazyarr.backends._hdf5_space.create_file); the core driver keeps
             # its file in memory, where PyTables creates it.
             made = mode == "w" and not driver_kw and create_file(path)
             f = tables.open_file(path, "a" if made else mode, **driver_kw)
