@@ -488,7 +488,7 @@ class FileRef:
         """Stop using the file; it closes when no other FileRef uses it. Idempotent."""
         # SwapWindow read-ahead threads of arrays on this reference end
         # first (outside the lock: they may be waiting for it).
-        from lazyarr.cache import stop_fills
+        from lazyarr.readahead import stop_fills
 
         stop_fills(self)
         with HDF5_LOCK:
