@@ -714,3 +714,37 @@ def test_single_items_from_cached_windows(tmp_path, monkeypatch):
         for i in [199, 200, 249, 250, 299] + rng.integers(0, 300, 100).tolist():
             np.testing.assert_array_equal(r[i], items[i])
             np.testing.assert_array_equal(other[i], items[i])
+
+
+# ------------------------------------------- item views over one buffer
+@st.composite
+def packed_items(draw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 1-d buffer and ``(starts, shapes)`` of items packed in it with gaps:
+    few distinct shapes (so that :func:`item_views` stacks them) or many."""
+    nd = draw(st.integers(2, 3))
+    pool = draw(st.lists(st.tuples(*[st.integers(0, 4)] * nd), min_size=1, max_size=draw(st.sampled_from([2, 40]))))
+    shapes = draw(st.lists(st.sampled_from(pool), max_size=60))
+    starts, pos = [], 0
+    for s in shapes:
+        pos += draw(st.integers(0, 3))  # a gap before the item
+        starts.append(pos)
+        pos += int(np.prod(s))
+    buf = np.arange(pos + draw(st.integers(0, 3)), dtype=draw(st.sampled_from(["<i4", ">f8", "u1"])))
+    return buf, np.array(starts, dtype=np.int64), np.array(shapes, dtype=np.int64).reshape(len(shapes), nd)
+
+
+@given(packed=packed_items())
+@example(packed=(np.arange(0, dtype="<i4"), np.zeros(8, np.int64), np.array([[3, 0]] * 8)))
+@example(packed=(np.arange(16, dtype="<i4"), np.arange(8, dtype=np.int64) * 2, np.array([[1, 2]] * 8)))
+def test_item_views_are_the_items(packed):
+    from lazyarr.backends.ragged_base import item_views
+    from lazyarr.testing import assert_same_outcome
+
+    buf, starts, shapes = packed
+    got = item_views(buf, starts, shapes)
+    assert_same_outcome(
+        lambda: got,
+        lambda: [buf[a : a + int(np.prod(s))].reshape(s) for a, s in zip(starts.tolist(), shapes.tolist())],
+        "item_views")
+    for g in got:
+        assert g.flags.c_contiguous and g.base is not None and np.shares_memory(g, buf) == (g.size > 0)
