@@ -517,16 +517,15 @@ def item_views(buf: np.ndarray, starts: np.ndarray, shapes: np.ndarray) -> list[
     if keys is None or len(distinct) * STACK_ITEMS > n:
         return list(map(np.ndarray, tuples(), repeat(buf.dtype), repeat(memoryview(buf)),
                         (starts * buf.itemsize).tolist()))
-    itemsize = buf.itemsize
-    mv = memoryview(buf)
+    itemsize, dt, mv, nb = buf.itemsize, buf.dtype, memoryview(buf), len(buf)
     stacks = {}
     for k, shape in distinct.items():
-        strides = [itemsize]
-        for d in reversed(shape[1:]):
-            strides.append(strides[-1] * d)
-        size = strides[-1] * shape[0] // itemsize
-        stacks[k] = np.ndarray((len(buf) - size + 1, *shape), buf.dtype, mv, 0,
-                               (itemsize, *reversed(strides)))
+        # C-order strides of the item, after the stack's one-element stride.
+        strides = (itemsize,)
+        for d in shape[:0:-1]:
+            strides = (strides[0] * d, *strides)
+        stacks[k] = np.ndarray((nb - strides[0] * shape[0] // itemsize + 1, *shape), dt, mv, 0,
+                               (itemsize, *strides))
     return [stacks[k][a] for k, a in zip(keys, starts.tolist())]
 
 
