@@ -500,6 +500,7 @@ def item_views(buf: np.ndarray, starts: np.ndarray, shapes: np.ndarray) -> list[
     n = len(starts)
     if n == 0:
         return []
+
     def tuples() -> list:
         return list(zip(*(shapes[:, d].tolist() for d in range(shapes.shape[1]))))
 
