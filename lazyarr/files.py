@@ -210,8 +210,14 @@ def _open_tables_file(path: str, mode: str, driver_kw: dict) -> tables.File:
                                 f"({type(exc).__name__}: {exc})") from exc
 
 
+#: This process's id, renewed in a forked child (:func:`_after_fork_in_child`):
+#: every use of a file handle asks whether this process opened it, and
+#: ``os.getpid()`` is a system call (90 ns here, twice per read).
+_PID = os.getpid()
+
+
 def _acquire(key: str, path: str, mode: str, driver_kw: dict) -> _Handle:
-    pid = os.getpid()
+    pid = _PID
     h = _HANDLES.get(key)
     if h is not None and (h.pid != pid or not h.file.isopen):
         # Inherited over fork (or closed behind our back): forget, don't close.
@@ -257,7 +263,7 @@ def _check_other_drivers(key: str, path: str, mode: str, pid: int) -> None:
 def _release(h: _Handle) -> None:
     with HDF5_LOCK:
         h.users -= 1
-        if h.users > 0 or h.pid != os.getpid():
+        if h.users > 0 or h.pid != _PID:
             return
         if _HANDLES.get(h.key) is h:
             del _HANDLES[h.key]
@@ -321,6 +327,8 @@ _INHERITED: list[tables.File] = []
 
 
 def _after_fork_in_child() -> None:
+    global _PID
+    _PID = os.getpid()
     # The forking thread is the only one left and owns the lock: release it.
     HDF5_LOCK.release()
     registry = getattr(tables.file, "_open_files", None)
@@ -430,12 +438,12 @@ class FileRef:
                 "reopen it with lazyarr.open() or lazyarr.open_array()"
             )
         h = self._handle
-        if h is not None and h.pid == os.getpid() and h.file.isopen:
+        if h is not None and h.pid == _PID and h.file.isopen:
             return h.file
         with HDF5_LOCK:
             h = self._handle
             if h is not None:
-                if h.pid == os.getpid():
+                if h.pid == _PID:
                     self._finalizer()  # type: ignore[misc]  # closed elsewhere: let go
                 else:
                     self._finalizer.detach()  # type: ignore[union-attr]  # parent's
@@ -451,7 +459,7 @@ class FileRef:
     def flush(self) -> None:
         """Flush the file if it is open in this process."""
         h = self._handle
-        if not self._closed and h is not None and h.pid == os.getpid() and h.file.isopen:
+        if not self._closed and h is not None and h.pid == _PID and h.file.isopen:
             with HDF5_LOCK, hdf5_errors(f"flushing {self.path!r}"):
                 _flush(h)
 
@@ -462,7 +470,7 @@ class FileRef:
         Called by every append; see :func:`commit_flush`. Caller holds the lock.
         """
         h = self._handle
-        if h is not None and h.pid == os.getpid():
+        if h is not None and h.pid == _PID:
             h.commits[path] = rows
             h.limits[path] = None
 
@@ -472,7 +480,7 @@ class FileRef:
         (then None: every row counts). ``node()`` gives the node holding
         the record. Caller holds the lock."""
         h = self._handle
-        if h is None or h.pid != os.getpid():
+        if h is None or h.pid != _PID:
             return None
         if path not in h.limits:
             h.limits[path] = committed_rows(node())
@@ -481,7 +489,7 @@ class FileRef:
     def clear_limit(self, path: str) -> None:
         """The rows past ``path``'s commit record were trimmed: all rows count."""
         h = self._handle
-        if h is not None and h.pid == os.getpid():
+        if h is not None and h.pid == _PID:
             h.limits[path] = None
 
     def close(self) -> None:
@@ -494,7 +502,7 @@ class FileRef:
         with HDF5_LOCK:
             self._closed = True
             if self._finalizer is not None:
-                if self._handle is not None and self._handle.pid == os.getpid():
+                if self._handle is not None and self._handle.pid == _PID:
                     self._finalizer()
                 else:
                     self._finalizer.detach()

@@ -404,7 +404,7 @@ def test_fileref_reopens_after_fork(h5, monkeypatch):
     b = la.store._open_backend(ref, "data")
     before = b.read((slice(0, 1, 1), slice(0, 3, 1)))
     real = os.getpid()
-    monkeypatch.setattr(files_mod.os, "getpid", lambda: real + 1)
+    monkeypatch.setattr(files_mod, "_PID", real + 1)  # as in a forked child
     child_file = ref.file
     assert child_file is not parent_file
     assert parent_file.isopen  # the parent's handle is not closed in the child
@@ -421,7 +421,7 @@ def test_w_fileref_does_not_truncate_after_fork(tmp_path, monkeypatch):
     s.flush()
     first = s.fileref.file
     real = os.getpid()
-    monkeypatch.setattr(files_mod.os, "getpid", lambda: real + 1)
+    monkeypatch.setattr(files_mod, "_PID", real + 1)  # as in a forked child
     first.close()  # as if the child could not share it; the child must not truncate
     np.testing.assert_array_equal(x[:], np.arange(3))
     assert s.fileref.mode == "a"
