@@ -111,6 +111,20 @@ def test_read_inside_window_makes_no_backend_call(big, monkeypatch):
         assert x.cache_stats["hits"] == 6
 
 
+def test_window_hits_are_copies_the_caller_owns(big):
+    # Hits of box reads (x[i:j], x[i:j, a:b]) are a basic slice of the
+    # window, copied: writing into one changes no later read.
+    path, a = big
+    with la.open(path, cache=la.SwapWindow(64 * 1024)) as store:
+        x = store["data"]
+        for key in [np.s_[150:160], np.s_[150:160, 2:9:3], np.s_[150:160, ::-1], np.s_[150:151, 5]]:
+            got = x[key]
+            assert not np.shares_memory(got, x[key])  # not both views of the window
+            got[...] = -1
+            assert_same_as_numpy(x.__getitem__, a, key)
+        assert x.cache_stats["hits"] >= 7
+
+
 def test_read_larger_than_window_passes_through(big):
     path, a = big
     with la.open(path, cache=la.SwapWindow(6400)) as store:  # 100 rows
