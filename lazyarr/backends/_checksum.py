@@ -137,10 +137,7 @@ def verify_chunk(node: Any, coords: tuple[int, ...], raw: Any, offset: Any) -> A
     body = raw[: size - 4]
     if key in _VERIFIED:
         return body
-    stored = int.from_bytes(bytes(raw[size - 4 :]), "little")
-    got = fletcher32(body)
-    ok = stored == got or _folded(stored) == _folded(got)
-    if not ok:
+    if not _matches(raw):
         return None
     with _LOCK:
         if len(_VERIFIED) >= MAX_VERIFIED:
