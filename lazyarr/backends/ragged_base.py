@@ -500,23 +500,18 @@ def item_views(buf: np.ndarray, starts: np.ndarray, shapes: np.ndarray) -> list[
     n = len(starts)
     if n == 0:
         return []
-
-    def tuples() -> list:
-        return list(zip(*(shapes[:, d].tolist() for d in range(shapes.shape[1]))))
-
-    keys: list | None = None
-    if n >= STACK_ITEMS:
-        if shapes.shape[1] == 2 and int(shapes.max()) < 2**31:
-            # One int per shape for the common 2-d item: cheaper to build,
-            # hash and compare than tuples (no overflow: both < 2**31).
-            m = int(shapes[:, 1].max()) + 1
-            keys = (shapes[:, 0] * m + shapes[:, 1]).tolist()
-            distinct = {k: divmod(k, m) for k in set(keys)}
-        else:
-            keys = tuples()
-            distinct = {k: k for k in set(keys)}
-    if keys is None or len(distinct) * STACK_ITEMS > n:
-        return list(map(np.ndarray, tuples(), repeat(buf.dtype), repeat(memoryview(buf)),
+    if shapes.shape[1] == 2 and n >= STACK_ITEMS and int(shapes.max()) < 2**31:
+        # One int per shape for the common 2-d item: cheaper to build, hash
+        # and compare than tuples (no overflow: both < 2**31).
+        m = int(shapes[:, 1].max()) + 1
+        keys: list = (shapes[:, 0] * m + shapes[:, 1]).tolist()
+        distinct = {k: divmod(k, m) for k in set(keys)}
+    else:
+        keys = list(zip(*(shapes[:, d].tolist() for d in range(shapes.shape[1]))))
+        distinct = {k: k for k in set(keys)}
+    if len(distinct) * STACK_ITEMS > n:
+        shp = keys if isinstance(keys[0], tuple) else [distinct[k] for k in keys]
+        return list(map(np.ndarray, shp, repeat(buf.dtype), repeat(memoryview(buf)),
                         (starts * buf.itemsize).tolist()))
     itemsize, dt, mv, nb = buf.itemsize, buf.dtype, memoryview(buf), len(buf)
     stacks = {}
