@@ -717,11 +717,22 @@ def test_single_items_from_cached_windows(tmp_path, monkeypatch):
 
 
 # ------------------------------------------- item views over one buffer
+def _item_view_impls() -> list:
+    """Both implementations of ``item_views``: the C loop (when the install
+    built ``lazyarr._speedups``) and the Python fallback."""
+    from lazyarr.backends import ragged_base
+
+    c = ragged_base._item_views_c
+    return [pytest.param(ragged_base._item_views_py, id="python"),
+            pytest.param(c, id="c", marks=pytest.mark.skipif(
+                c is None, reason="lazyarr._speedups was not built (no C compiler at install)"))]
+
+
 @st.composite
 def packed_items(draw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A 1-d buffer and ``(starts, shapes)`` of items packed in it with gaps:
-    few distinct shapes (so that :func:`item_views` stacks them) or many."""
-    nd = draw(st.integers(2, 3))
+    few distinct shapes (so that the Python ``item_views`` stacks them) or many."""
+    nd = draw(st.integers(1, 3))
     pool = draw(st.lists(st.tuples(*[st.integers(0, 4)] * nd), min_size=1, max_size=draw(st.sampled_from([2, 40]))))
     shapes = draw(st.lists(st.sampled_from(pool), max_size=60))
     starts, pos = [], 0
@@ -730,21 +741,69 @@ def packed_items(draw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         starts.append(pos)
         pos += int(np.prod(s))
     buf = np.arange(pos + draw(st.integers(0, 3)), dtype=draw(st.sampled_from(["<i4", ">f8", "u1"])))
+    if draw(st.booleans()):
+        buf.flags.writeable = False
     return buf, np.array(starts, dtype=np.int64), np.array(shapes, dtype=np.int64).reshape(len(shapes), nd)
 
 
+@pytest.mark.parametrize("impl", _item_view_impls())
 @given(packed=packed_items())
 @example(packed=(np.arange(0, dtype="<i4"), np.zeros(8, np.int64), np.array([[3, 0]] * 8)))
 @example(packed=(np.arange(16, dtype="<i4"), np.arange(8, dtype=np.int64) * 2, np.array([[1, 2]] * 8)))
-def test_item_views_are_the_items(packed):
-    from lazyarr.backends.ragged_base import item_views
+def test_item_views_are_the_items(impl, packed):
     from lazyarr.testing import assert_same_outcome
 
     buf, starts, shapes = packed
-    got = item_views(buf, starts, shapes)
+    got = impl(buf, starts, shapes)
     assert_same_outcome(
         lambda: got,
         lambda: [buf[a : a + int(np.prod(s))].reshape(s) for a, s in zip(starts.tolist(), shapes.tolist())],
         "item_views")
     for g in got:
         assert g.flags.c_contiguous and g.base is not None and np.shares_memory(g, buf) == (g.size > 0)
+        assert g.flags.writeable == buf.flags.writeable
+
+
+@pytest.mark.skipif(not _item_view_impls()[1].values[0], reason="lazyarr._speedups was not built")
+@pytest.mark.parametrize("buf, starts, shapes, match", [
+    (np.arange(10), [8], [[3]], "outside the buffer"),
+    (np.arange(10), [-1], [[2]], "outside the buffer"),
+    (np.arange(10), [0, 11], [[1], [0]], "item 1 .* outside the buffer"),
+    (np.arange(10), [0], [[-2, -3]], "negative dimension"),
+    (np.arange(10), [0], [[2**40, 2**40]], "more elements than the buffer"),
+    (np.arange(10), [0], [[2**62, 2**62, 2]], "more elements than the buffer"),
+    (np.arange(10), [0, 1], [[1]], "2 starts but 1 shapes"),
+    (np.arange(10).reshape(2, 5), [0], [[1]], "1-d C-contiguous"),
+    (np.arange(10)[::2], [0], [[1]], "1-d C-contiguous"),
+    (np.arange(10), [[0]], [[1]], "too deep"),
+    (np.arange(10), [0], [1], "too small depth"),
+])
+def test_c_item_views_refuse_items_outside_the_buffer(buf, starts, shapes, match):
+    """The C loop checks every item before it makes a view: a corrupt start
+    or shape is a ValueError, never memory outside ``buf``."""
+    from lazyarr.backends.ragged_base import _item_views_c
+
+    with pytest.raises(ValueError, match=match):
+        _item_views_c(buf, np.asarray(starts), np.asarray(shapes))
+
+
+@pytest.mark.skipif(not _item_view_impls()[1].values[0], reason="lazyarr._speedups was not built")
+def test_c_item_views_keep_the_buffer_alive():
+    """Each view holds its buffer (a reference, not a copy): dropping every
+    other name of the buffer leaves the items readable."""
+    import gc
+    import weakref
+
+    from lazyarr.backends.ragged_base import _item_views_c
+
+    buf = np.arange(12, dtype=np.float32)
+    ref = weakref.ref(buf)
+    views = _item_views_c(buf, np.array([0, 2, 12]), np.array([[1, 2], [5, 2], [2**40, 0]]))
+    del buf
+    gc.collect()
+    assert ref() is not None
+    np.testing.assert_array_equal(views[1], np.arange(2, 12, dtype=np.float32).reshape(5, 2))
+    assert views[2].shape == (2**40, 0)
+    del views
+    gc.collect()
+    assert ref() is None

@@ -178,18 +178,11 @@ class RaggedOffsetsBackend(RaggedBackendBase):
             # in the node's block LRU for the next small read), outside the
             # lock like compressed arrays' reads.
             bufs = [(f, l, lo, flat.decode(data, geometry, lo, hi)) for f, l, lo, hi in windows]
-        # Split outside the lock: no HDF5 here. This loop is most of the cost
-        # of a large read, hence the plain lists and no reshape of 1-d items.
+        # Split outside the lock: no HDF5 here.
         out = Items()
         out.nbytes = int((stops - starts).sum()) * itemsize
-        one_d = self._item_ndim == 1
-        if one_d:
-            slist, elist = starts.tolist(), stops.tolist()
         for f, l, lo, buf in bufs:
-            if one_d:
-                out.extend([buf[slist[j] - lo : elist[j] - lo] for j in range(f, l + 1)])
-            else:
-                out.extend(item_views(buf, starts[f : l + 1] - lo, shapes[f : l + 1]))
+            out.extend(item_views(buf, starts[f : l + 1] - lo, shapes[f : l + 1]))
         return out
 
     def _one_item(self, nodes: dict[str, Any], i: int) -> np.ndarray | None:
