@@ -13,11 +13,30 @@
  *     distinct shape, indexed per item) about 180 ns. Everything is checked
  *     before a byte is touched: a start or shape that does not fit in buf is
  *     a ValueError, never a read outside it.
+ *
+ * Compression(fn, ctx, src, dst)
+ *     Runs the C function at address fn, c-blosc2's blosc2_compress_ctx
+ *     (ctx, src, len(src), dst, len(dst)), on a native thread of its own,
+ *     started at once; wait() returns its result. The thread never takes
+ *     the GIL: a Python thread doing the same would wait for it up to the
+ *     switch interval (5 ms) twice per chunk behind a busy caller, longer
+ *     than the compression itself. The object holds both buffers until the
+ *     thread is done (its deallocation waits for it, except in a forked
+ *     child, where the thread does not exist).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pythread.h>
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
+#include <stdint.h>
+#ifdef _WIN32
+#include <process.h>
+#define lazyarr_getpid _getpid
+#else
+#include <unistd.h>
+#define lazyarr_getpid getpid
+#endif
 
 /* The element count of the item whose shape is dims[0..d); -1 (and a
  * ValueError) when a dimension is negative or the count exceeds limit. */
@@ -138,6 +157,153 @@ done:
     return out;
 }
 
+/* ------------------------------------------------------------ Compression */
+typedef int (*compress_fn)(void *ctx, const void *src, int32_t srcsize, void *dest,
+                           int32_t destsize);
+
+typedef struct {
+    PyObject_HEAD
+    compress_fn fn;
+    void *ctx;
+    Py_buffer src, dst;
+    int have_src, have_dst;
+    int rc;
+    int running;              /* the thread has not been waited for */
+    long pid;                 /* the process that started it */
+    PyThread_type_lock done;  /* held from the start until the thread ends */
+} Compression;
+
+static void
+compression_thread(void *arg)
+{
+    Compression *c = (Compression *)arg;
+    c->rc = c->fn(c->ctx, c->src.buf, (int32_t)c->src.len, c->dst.buf, (int32_t)c->dst.len);
+    PyThread_release_lock(c->done);
+}
+
+/* Wait for the thread (GIL released). 0, or -1 in a process it was not
+ * started in (a forked child: it does not exist there). */
+static int
+compression_join(Compression *c)
+{
+    if (!c->running) {
+        return 0;
+    }
+    if ((long)lazyarr_getpid() != c->pid) {
+        return -1;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(c->done, WAIT_LOCK);
+    Py_END_ALLOW_THREADS
+    PyThread_release_lock(c->done);
+    c->running = 0;
+    return 0;
+}
+
+static int
+compression_init(Compression *c, PyObject *args, PyObject *kwds)
+{
+    unsigned long long fn, ctx;
+    PyObject *src, *dst;
+    static char *kwlist[] = {"fn", "ctx", "src", "dst", NULL};
+    if (c->done != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Compression objects run once");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "KKOO:Compression", kwlist, &fn, &ctx, &src,
+                                     &dst)) {
+        return -1;
+    }
+    if (fn == 0 || ctx == 0) {
+        PyErr_SetString(PyExc_ValueError, "Compression: null function or context");
+        return -1;
+    }
+    if (PyObject_GetBuffer(src, &c->src, PyBUF_C_CONTIGUOUS) < 0) {
+        return -1;
+    }
+    c->have_src = 1;
+    if (PyObject_GetBuffer(dst, &c->dst, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) {
+        return -1;
+    }
+    c->have_dst = 1;
+    if (c->src.len > INT32_MAX || c->dst.len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "Compression: buffers of 2 GiB or more");
+        return -1;
+    }
+    c->fn = (compress_fn)(uintptr_t)fn;
+    c->ctx = (void *)(uintptr_t)ctx;
+    c->done = PyThread_allocate_lock();
+    if (c->done == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyThread_acquire_lock(c->done, WAIT_LOCK);  /* (free: just made) */
+    c->pid = (long)lazyarr_getpid();
+    c->running = 1;
+    if (PyThread_start_new_thread(compression_thread, c) == PYTHREAD_INVALID_THREAD_ID) {
+        c->running = 0;
+        PyThread_release_lock(c->done);
+        PyErr_SetString(PyExc_RuntimeError, "Compression: cannot start a thread");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+compression_wait(Compression *c, PyObject *unused)
+{
+    if (c->done == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Compression: never started");
+        return NULL;
+    }
+    if (compression_join(c) < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "Compression: started in another process (before a fork)");
+        return NULL;
+    }
+    return PyLong_FromLong(c->rc);
+}
+
+static void
+compression_dealloc(Compression *c)
+{
+    if (compression_join(c) < 0) {
+        /* A forked child: the thread is the parent's. Its buffers may be the
+         * child's copies of ones it would still write: leak them. */
+        Py_TYPE(c)->tp_free((PyObject *)c);
+        return;
+    }
+    if (c->have_src) {
+        PyBuffer_Release(&c->src);
+    }
+    if (c->have_dst) {
+        PyBuffer_Release(&c->dst);
+    }
+    if (c->done != NULL) {
+        PyThread_free_lock(c->done);
+    }
+    Py_TYPE(c)->tp_free((PyObject *)c);
+}
+
+static PyMethodDef compression_methods[] = {
+    {"wait", (PyCFunction)compression_wait, METH_NOARGS,
+     "wait() -> int: wait for the compression; the C function's result."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CompressionType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "lazyarr._speedups.Compression",
+    .tp_basicsize = sizeof(Compression),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Compression(fn, ctx, src, dst): blosc2_compress_ctx on a native thread.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)compression_init,
+    .tp_dealloc = (destructor)compression_dealloc,
+    .tp_methods = compression_methods,
+};
+
+/* ------------------------------------------------------------------ module */
 static PyMethodDef methods[] = {
     {"item_views", item_views, METH_VARARGS,
      "item_views(buf, starts, shapes) -> list\n\n"
@@ -156,5 +322,18 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     import_array();
-    return PyModule_Create(&module);
+    if (PyType_Ready(&CompressionType) < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&CompressionType);
+    if (PyModule_AddObject(m, "Compression", (PyObject *)&CompressionType) < 0) {
+        Py_DECREF(&CompressionType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -10,6 +10,9 @@ compare both with NumPy.
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 import tables
@@ -215,3 +218,169 @@ def test_a_flush_between_fast_appends_records_them(tmp_path):
                 assert node._v_attrs["LAZYARR_ROWS"] == i + 2 == node.nrows  # the commit record
                 np.testing.assert_array_equal(node.read()[:, 0], np.r_[1, np.arange(i + 1)])
         np.testing.assert_array_equal(x[:, 0], np.r_[1, np.arange(40)])
+
+
+# ----------------------------------------- chunks compressed while appends go on
+def _flies() -> bool:
+    """Whether chunks fly in this install (the C module and blosc2's library)."""
+    from lazyarr.backends import _b2decode
+
+    return _b2decode._Compression is not None and bool(_b2decode._COMPRESS_CTX) and _b2decode.releases_gil()
+
+
+needs_flights = pytest.mark.skipif(not _flies(), reason="chunks do not fly here (no C module or no "
+                                   "private blosc2 library)")
+
+
+def _one_row_appends(x, rows, seen=None):
+    for i in range(len(rows)):
+        x.append(rows[i : i + 1])
+        if seen is not None:
+            t = _b2write.tail(x.backend._node())
+            seen.append(t is not None and t.flight is not None)
+
+
+@needs_flights
+def test_a_chunk_filled_one_row_at_a_time_flies_and_lands_as_the_bulk_path_writes_it(tmp_path):
+    """The chunk compressed on its own thread is byte for byte the chunk the
+    bulk path stores, reads see it at once, and PyTables reads the file."""
+    rows = np.round(np.random.default_rng(1).standard_normal((16 * 3 + 5, 8)), 2).astype(np.float32)
+    with la.open(tmp_path / "f.h5", "w") as s:
+        one = s.create_array("one", rows[:0], chunks=(16, 8))
+        bulk = s.create_array("bulk", rows[:0], chunks=(16, 8))
+        seen: list = []
+        _one_row_appends(one, rows[:20], seen)
+        assert any(seen)  # a chunk flew
+        np.testing.assert_array_equal(one[:], rows[:20])  # a read lands it first
+        _one_row_appends(one, rows[20:])
+        bulk.append(rows)
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.one[:], rows)
+        # (Not the chunk at 16: the read flushed it partly filled, and such a
+        # chunk keeps its stored length, uncompressed, see _b2write.flush_tail.)
+        for c in (0, 32):
+            assert f.root.one.read_chunk((c, 0)) == f.root.bulk.read_chunk((c, 0))
+
+
+@needs_flights
+def test_flights_keep_every_row_through_flushes_reopens_and_writes(tmp_path):
+    rng = np.random.default_rng(2)
+    model = np.zeros((0, 3), np.int32)
+    s = la.open(tmp_path / "f.h5", "w")
+    try:
+        x = s.create_array("x", model, chunks=(8, 3))
+        for step in range(60):
+            rows = rng.integers(-9, 9, (1, 3)).astype(np.int32)
+            x.append(rows)
+            model = np.concatenate([model, rows])
+            if step % 13 == 5:
+                s.flush()
+                np.testing.assert_array_equal(x.backend._node().read(), model)  # PyTables' own read
+            if step % 17 == 9:
+                x[-9] = model[-9] = 42
+            if step % 23 == 11:
+                s.close()
+                s = la.open(tmp_path / "f.h5", "a")
+                x = s["x"]
+            np.testing.assert_array_equal(x[-8:], model[-8:])
+    finally:
+        s.close()
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.x[:], model)
+
+
+@needs_flights
+def test_a_failed_compression_on_its_thread_is_done_again_in_place(tmp_path, monkeypatch):
+    from lazyarr.backends import _b2decode
+
+    def fail(self):
+        raise RuntimeError("Error while compressing a Blosc2 chunk (blosc2 error -1)")
+
+    monkeypatch.setattr(_b2decode.Encoding, "result", fail)
+    rows = np.arange(40 * 4, dtype=np.float32).reshape(40, 4)
+    with la.open(tmp_path / "f.h5", "w") as s:
+        x = s.create_array("x", rows[:0], chunks=(16, 4))
+        _one_row_appends(x, rows)
+        np.testing.assert_array_equal(x[:], rows)
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.x[:], rows)
+
+
+@needs_flights
+def test_a_failed_write_of_a_flown_chunk_loses_no_row(tmp_path, monkeypatch):
+    """The flight stays until its chunk is in the file: the flush fails with
+    a clear error, and the next one stores it."""
+    rows = np.arange(20 * 4, dtype=np.float32).reshape(20, 4)
+    s = la.open(tmp_path / "f.h5", "w")
+    x = s.create_array("x", rows[:0], chunks=(16, 4))
+    _one_row_appends(x, rows)
+    assert _b2write.tail(x.backend._node()).flight is not None
+    real = tables.EArray.write_chunk
+    calls = []
+
+    def full_disk(self, *args, **kwargs):
+        if not calls:
+            calls.append(1)
+            raise tables.HDF5ExtError("Problems writing chunk (errno = 28, error message = 'No space left on device')")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(tables.EArray, "write_chunk", full_disk)
+    with pytest.raises(la.StorageError, match="no space left on device"):
+        s.flush()
+    monkeypatch.setattr(tables.EArray, "write_chunk", real)
+    s.flush()
+    np.testing.assert_array_equal(x[:], rows)
+    s.close()
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.x[:], rows)
+
+
+@needs_flights
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_child_forked_during_a_flight_neither_waits_for_it_nor_writes_it(tmp_path):
+    rows = np.arange(20 * 4, dtype=np.float32).reshape(20, 4)
+    s = la.open(tmp_path / "f.h5", "w")
+    x = s.create_array("x", rows[:0], chunks=(16, 4))
+    _one_row_appends(x, rows)
+    assert _b2write.tail(x.backend._node()).flight is not None
+    import gc
+
+    pid = os.fork()
+    if pid == 0:  # the child: drop every reference to the flight, then leave
+        code = 1
+        try:
+            t = _b2write.tail(x.backend._node())
+            gc.collect()
+            code = 0 if t is None or t.flight is None else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        assert time.monotonic() < deadline, "the forked child hung"
+        time.sleep(0.01)
+    assert os.waitstatus_to_exitcode(status) == 0
+    s.close()
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.x[:], rows)
+
+
+@needs_flights
+def test_compression_objects_check_their_arguments_and_wait_once():
+    import blosc2
+
+    from lazyarr._speedups import Compression
+    from lazyarr.backends import _b2decode
+
+    with pytest.raises(ValueError, match="null"):
+        Compression(0, 1, b"a", bytearray(8))
+    with pytest.raises(BufferError):
+        Compression(1, 1, b"a", b"read-only")
+    cp = blosc2.CParams(codec=blosc2.Codec.LZ4, clevel=5, typesize=8)
+    src = np.arange(10_000, dtype=np.float64)
+    job = _b2decode.Encoding(cp, src)
+    assert job.result() == job.result() == blosc2.compress2(src, cparams=cp)
+    with pytest.raises(RuntimeError, match="once"):
+        job._job.__init__(_b2decode._COMPRESS_CTX, 1, b"a", bytearray(8))

@@ -66,7 +66,7 @@ def _snapshots(tmp_path, kind, steps=24, seed=0):
 # last partial chunk, rewritten in place by the next append, under flushed
 # metadata) before files were created with a no-reuse file space strategy
 # and guarded after each flush.
-@pytest.mark.parametrize("kind", F.KINDS)
+@pytest.mark.parametrize("kind", F.KINDS + (F.ONE_ROW,))
 def test_the_file_between_flushes_opens_intact_and_appends(tmp_path, kind):
     for copy, flushed in _snapshots(tmp_path, kind):
         res = F.verify_file(copy, kind, flushed)

@@ -10,6 +10,9 @@ flip. Other Python threads (a SwapWindow's read-ahead and the caller that
 consumes its rows, a thread pool) then run during a decode, and
 :func:`decode_all` decodes the whole chunks of a large read on every core.
 Without that library (or in a forked child) every decode holds the GIL.
+The same library also encodes (:class:`Encoding`, on a native thread) a
+one-row append's chunk while the appends go on
+(:mod:`lazyarr.backends._b2write`).
 
 Examples
 --------
@@ -33,7 +36,7 @@ import blosc2
 import numpy as np
 
 __all__ = ["decode", "decode_all", "scratch", "threads", "releases_gil", "own_decoder",
-           "NOGIL_BYTES", "PARALLEL_BYTES"]
+           "Encoding", "encodes_like", "NOGIL_BYTES", "PARALLEL_BYTES"]
 
 
 def _drop_decoder_before_fork() -> None:
@@ -89,6 +92,21 @@ class _DParams(ctypes.Structure):
                 ("_rest", ctypes.c_void_p * 31)]
 
 
+class _CParams(ctypes.Structure):
+    """c-blosc2's ``blosc2_cparams``: the fields lazyarr sets (the first ones,
+    at these offsets in every 2.x release), opaque after them, and larger
+    than the real struct (by value it holds all of it). Filled from the
+    library's own defaults; :func:`encodes_like` checks the result byte for
+    byte against python-blosc2 before anything relies on it."""
+
+    _fields_ = [("compcode", ctypes.c_uint8), ("compcode_meta", ctypes.c_uint8),
+                ("clevel", ctypes.c_uint8), ("use_dict", ctypes.c_int),
+                ("typesize", ctypes.c_int32), ("nthreads", ctypes.c_int16),
+                ("blocksize", ctypes.c_int32), ("splitmode", ctypes.c_int32),
+                ("schunk", ctypes.c_void_p), ("filters", ctypes.c_uint8 * 6),
+                ("filters_meta", ctypes.c_uint8 * 6), ("_rest", ctypes.c_void_p * 40)]
+
+
 def _load_nogil() -> Any:
     """A private copy of c-blosc2 to decode with the GIL released, or None.
 
@@ -125,6 +143,18 @@ def _load_nogil() -> Any:
                 f = getattr(lib, fn)
                 f.argtypes, f.restype = args, res
             lib.blosc2_init()
+            try:
+                for fn, args, res in [
+                    ("blosc2_get_blosc2_cparams_defaults", [], _CParams),
+                    ("blosc2_create_cctx", [_CParams], c.c_void_p),
+                    ("blosc2_compress_ctx", [c.c_void_p, c.c_void_p, c.c_int32, c.c_void_p,
+                                             c.c_int32], c.c_int),
+                ]:
+                    f = getattr(lib, fn)
+                    f.argtypes, f.restype = args, res
+                lib.lazyarr_encodes = True
+            except AttributeError:  # an older library: it decodes only
+                lib.lazyarr_encodes = False
             # The check: a Zstd chunk of python-blosc2's, decoded both ways.
             want = np.arange(2**15, dtype=np.float32)
             chunk = np.frombuffer(blosc2.compress2(want, codec=blosc2.Codec.ZSTD, typesize=4,
@@ -282,6 +312,88 @@ def decode_all(jobs: list[tuple[Any, np.ndarray]]) -> None:
             t.join()
     if errors:
         raise errors[0]
+
+
+def _cparams(cp: "blosc2.CParams") -> _CParams:
+    """``cp`` as the library's struct, on one thread (see :class:`Encoding`)."""
+    c = _NOGIL.blosc2_get_blosc2_cparams_defaults()
+    c.compcode, c.compcode_meta, c.clevel = int(cp.codec.value), int(cp.codec_meta), int(cp.clevel)
+    c.use_dict, c.typesize, c.nthreads = int(cp.use_dict), int(cp.typesize), 1
+    c.blocksize, c.splitmode = int(cp.blocksize), int(cp.splitmode.value)
+    filters, meta = list(cp.filters), list(cp.filters_meta)
+    for i in range(6):
+        c.filters[i] = int(filters[i].value) if i < len(filters) else 0
+        c.filters_meta[i] = int(meta[i]) if i < len(meta) else 0
+    return c
+
+
+class Encoding:
+    """``blosc2.compress2(src, cparams=cp)`` on a native thread of its own,
+    started at once, that never takes the GIL; :meth:`result` waits for it.
+
+    For a chunk compressed while the caller's Python thread keeps working
+    (:func:`lazyarr.backends._b2write._fly`): a Python thread doing the
+    same waits for the GIL, behind a caller that never lets go of it, up to
+    the switch interval twice per chunk (measured: the chunks then took
+    longer than compressing them in place). The private library's
+    ``blosc2_compress_ctx`` runs on ``lazyarr._speedups.Compression``'s
+    thread, in a one-thread context of its own. Only where
+    :func:`encodes_like` holds.
+    """
+
+    __slots__ = ("_src", "_dest", "_ctx", "_job")
+
+    def __init__(self, cp: "blosc2.CParams", src: np.ndarray) -> None:
+        self._src = np.ascontiguousarray(src).view(np.uint8).reshape(-1)  # (kept: the thread reads it)
+        # BLOSC2_MAX_OVERHEAD (32) more, as python-blosc2 gives: with more
+        # room, blosc2 keeps an incompressible chunk "compressed" and larger.
+        self._dest = np.empty(self._src.nbytes + 32, np.uint8)
+        self._ctx = _NOGIL.blosc2_create_cctx(_cparams(cp))
+        if not self._ctx:
+            raise RuntimeError("blosc2 could not make a compression context")
+        try:
+            self._job = _Compression(_COMPRESS_CTX, self._ctx, self._src, self._dest)
+        except BaseException:
+            _NOGIL.blosc2_free_ctx(self._ctx)
+            raise
+
+    def result(self) -> bytes:
+        """The compressed chunk, once the thread is done."""
+        rc = self._job.wait()
+        if self._ctx:
+            _NOGIL.blosc2_free_ctx(self._ctx)
+            self._ctx = None
+        if rc <= 0:
+            raise RuntimeError(f"Error while compressing a Blosc2 chunk (blosc2 error {rc})")
+        return self._dest[:rc].tobytes()
+
+
+try:
+    from lazyarr._speedups import Compression as _Compression
+except ImportError:  # pragma: no cover - depends on the install
+    _Compression = None
+#: The address of the private library's blosc2_compress_ctx (0: none).
+_COMPRESS_CTX = (ctypes.cast(_NOGIL.blosc2_compress_ctx, ctypes.c_void_p).value or 0
+                 if _NOGIL is not None and _NOGIL.lazyarr_encodes else 0)
+
+
+def encodes_like(cp: "blosc2.CParams", sample: np.ndarray) -> bool:
+    """True when :class:`Encoding` can run here and writes exactly the
+    bytes ``blosc2.compress2`` writes for ``cp`` (checked on ``sample``).
+
+    Examples
+    --------
+    >>> cp = blosc2.CParams(codec=blosc2.Codec.ZSTD, clevel=1, typesize=4)
+    >>> a = np.arange(4096, dtype=np.float32)
+    >>> encodes_like(cp, a) == (releases_gil() and _Compression is not None)
+    True
+    """
+    if not (releases_gil() and _COMPRESS_CTX and _Compression is not None):
+        return False
+    try:
+        return Encoding(cp, sample).result() == blosc2.compress2(np.ascontiguousarray(sample), cparams=cp)
+    except (RuntimeError, ValueError, TypeError, AttributeError):
+        return False
 
 
 def scratch(nbytes: int) -> np.ndarray:

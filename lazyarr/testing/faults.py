@@ -55,6 +55,10 @@ __all__ = [
 APPENDABLE = ("compressed", "ragged-offsets", "ragged-vl")
 #: Every backend the trials write: plain arrays are overwritten in passes.
 KINDS = ("plain",) + APPENDABLE
+#: ``compressed`` written one row per append (the path whose full chunks are
+#: compressed on another thread while the appends go on): ``--kinds
+#: compressed-rows`` in the kill storm.
+ONE_ROW = "compressed-rows"
 #: Rows of the plain array the trials overwrite.
 PLAIN_ROWS = 400
 #: Rows (items) per append, as in the issue's trials.
@@ -87,7 +91,7 @@ def expected_items(kind: str, start: int, stop: int) -> list[np.ndarray]:
 
 def create(store: Any, kind: str, name: str = "x") -> Any:
     """The (empty) array of ``kind`` the trials write into."""
-    if kind == "compressed":
+    if kind in ("compressed", ONE_ROW):
         return store.create_array(name, np.empty((0, 5), np.float32), chunks=(64, 5))
     if kind == "plain":
         return store.create_array(name, expected_rows(kind, 0, 400), backend="plain")
@@ -128,6 +132,10 @@ def add(arr: Any, kind: str, n: int, k: int = BATCH) -> None:
         overwrite(arr, n, k)
     elif kind == "compressed":
         arr.append(expected_rows(kind, n, n + k))
+    elif kind == ONE_ROW:
+        rows = expected_rows(kind, n, n + k)
+        for i in range(k):
+            arr.append(rows[i : i + 1])
     else:
         arr.extend(expected_items(kind, n, n + k))
 
@@ -140,7 +148,7 @@ def check(arr: Any, kind: str, flushed: int) -> str:
     n = len(arr)
     if n < flushed:
         return f"lost rows: {n} < {flushed} flushed"
-    if kind == "compressed":
+    if kind in ("compressed", ONE_ROW):
         got = np.asarray(arr[:])
         want = expected_rows(kind, 0, n)
         if got.shape != want.shape or not np.array_equal(got, want):
