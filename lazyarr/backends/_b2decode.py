@@ -357,15 +357,16 @@ class Encoding:
             _NOGIL.blosc2_free_ctx(self._ctx)
             raise
 
-    def result(self) -> bytes:
-        """The compressed chunk, once the thread is done."""
+    def result(self) -> memoryview:
+        """The compressed chunk, once the thread is done (a view of its
+        buffer: the frame around it copies it once)."""
         rc = self._job.wait()
         if self._ctx:
             _NOGIL.blosc2_free_ctx(self._ctx)
             self._ctx = None
         if rc <= 0:
             raise RuntimeError(f"Error while compressing a Blosc2 chunk (blosc2 error {rc})")
-        return self._dest[:rc].tobytes()
+        return self._dest[:rc].data
 
 
 try:

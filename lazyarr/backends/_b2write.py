@@ -178,7 +178,7 @@ def encode(w: Writer, rows: np.ndarray, fixed: bool = False) -> bytes:
     return _frame(w, blosc2.compress2(buf, cparams=w.copy_cparams if fixed else w.cparams))
 
 
-def _frame(w: Writer, chunk: bytes) -> bytes:
+def _frame(w: Writer, chunk: bytes | memoryview) -> bytes:
     """The stored frame of one compressed Blosc2 chunk (see :func:`encode`)."""
     size = len(w.head) + len(chunk) + len(w.tail)
     head = w.head
