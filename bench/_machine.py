@@ -74,8 +74,9 @@ def machine_info() -> dict[str, Any]:
         info["load_average"] = [round(v, 2) for v in os.getloadavg()]
     except OSError:
         pass
-    # Whether the install built lazyarr's optional C module (ragged slices
-    # are about 2.5x slower in its Python fallback).
+    # Whether the install built lazyarr's optional C module: without it
+    # ragged slices are about 2.5x slower and one-row appends compress their
+    # chunks in place.
     info["speedups"] = importlib.util.find_spec("lazyarr._speedups") is not None
     return info
 
