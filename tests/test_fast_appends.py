@@ -384,3 +384,22 @@ def test_compression_objects_check_their_arguments_and_wait_once():
     assert job.result() == job.result() == blosc2.compress2(src, cparams=cp)
     with pytest.raises(RuntimeError, match="once"):
         job._job.__init__(_b2decode._COMPRESS_CTX, 1, b"a", bytearray(8))
+
+
+@needs_flights
+@pytest.mark.parametrize("keep", [20, 16, 12])
+def test_a_node_truncated_under_a_flight_keeps_the_rows_it_still_has(tmp_path, keep):
+    """PyTables' own ``truncate`` under a flying chunk (rows 16:32): the rows
+    before the new end are stored, and appends go on from there."""
+    rows = np.arange(40 * 4, dtype=np.float32).reshape(40, 4)
+    with la.open(tmp_path / "f.h5", "w") as s:
+        x = s.create_array("x", rows[:0], chunks=(16, 4))
+        _one_row_appends(x, rows[:32])
+        node = x.backend._node()
+        assert _b2write.tail(node).flight is not None  # rows 16:32 fly
+        node.truncate(keep)
+        x.append(rows[32:33])
+        want = np.concatenate([rows[:keep], rows[32:33]])
+        np.testing.assert_array_equal(x[:], want)
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.x[:], want)

@@ -91,8 +91,8 @@ class Writer(NamedTuple):
     tail: bytes          # its offsets chunk and trailer
     copy_cparams: Any    # cparams storing a chunk uncompressed (see encode's ``fixed``)
     checksum: Callable[[bytes], bytes] | None = None  # Fletcher32 bytes of a frame
-    # _b2decode.encode writes cparams' chunks byte for byte, outside the GIL
-    # (checked on this writer's sample chunk): chunks may fly (see _fly).
+    # _b2decode.Encoding writes cparams' chunks byte for byte, outside the
+    # GIL (checked on this writer's sample chunks): chunks may fly (see _fly).
     flies: bool = False
 
 
@@ -159,7 +159,9 @@ def _writer(cs: tuple[int, ...], dts: str, codec: Any, level: int, shuffle: bool
     assert frame[15] == 0xCF and frame[38] == 0xD3 and int.from_bytes(frame[39:47], "big") == cbytes
     w = Writer(cs, dt, rows, -(-cs[0] // rows) * rows, cp, bytes(frame[:h]),
                bytes(frame[h + cbytes :]), dataclass_replace(cp, clevel=0),
-               flies=_b2decode.encodes_like(cp, sample.view(np.uint8)))
+               flies=all(_b2decode.encodes_like(cp, s) for s in (
+                   sample.view(np.uint8),  # (incompressible: stored as is)
+                   (np.arange(n, dtype=np.int64) // 97 % 251).astype(np.uint8))))
     _WRITERS[key] = w
     return w
 
@@ -292,12 +294,18 @@ def _fly(t: _Tail) -> bool:
     (:class:`lazyarr.backends._b2decode.Encoding`). Memory: one chunk more
     per node. The rows are no less safe: like the tail's, they reach the
     file by the next flush (:func:`_land`). Only chunks that span whole
-    rows, not yet in the file (``fixed`` ones keep PyTables' own length).
+    rows and are not ``fixed`` (those are stored uncompressed, see
+    :func:`flush_tail`), and not in a forked child (see
+    :func:`lazyarr.backends._b2decode.releases_gil`).
     """
     w = t.w
-    if not w.flies or t.fixed or t.buf.shape[1:] != w.chunks[1:]:
+    if not w.flies or t.fixed or t.buf.shape[1:] != w.chunks[1:] or not _b2decode.releases_gil():
         return False
-    t.flight = (_b2decode.Encoding(w.cparams, t.buf), t.start, t.buf)
+    try:
+        job = _b2decode.Encoding(w.cparams, t.buf)
+    except (RuntimeError, MemoryError):  # (no thread or context to be had: in place, then)
+        return False
+    t.flight = (job, t.start, t.buf)
     t.buf = np.empty_like(t.buf)
     t.bytes = memoryview(t.buf).cast("B")
     return True
@@ -307,16 +315,19 @@ def _land(node: Any, t: _Tail) -> None:
     """Store ``t``'s flying chunk (see :func:`_fly`). Caller holds the lock.
 
     The flight stays until the chunk is in the file: a failed write (a full
-    disk) loses no row, the next flush tries again.
+    disk) loses no row, the next flush tries again. A node shortened behind
+    lazyarr's back (PyTables' ``truncate``) keeps the chunk's rows it still
+    holds; one shortened to before the chunk no longer has it.
     """
     if t.flight is None:
         return
     job, start, rows = t.flight
-    try:
-        frame = _frame(t.w, job.result())
-    except RuntimeError:  # (the thread's compression failed: again, here, to raise its error)
-        frame = encode(t.w, rows)
-    node.write_chunk((start,) + (0,) * (len(t.w.chunks) - 1), frame)
+    if start < node.nrows:
+        try:
+            frame = _frame(t.w, job.result())
+        except RuntimeError:  # (the thread's compression failed: again, here, to raise its error)
+            frame = encode(t.w, rows)
+        node.write_chunk((start,) + (0,) * (len(t.w.chunks) - 1), frame)
     t.flight = None
     _b2blocks.forget(node)
 
