@@ -403,3 +403,20 @@ def test_a_node_truncated_under_a_flight_keeps_the_rows_it_still_has(tmp_path, k
         np.testing.assert_array_equal(x[:], want)
     with tables.open_file(tmp_path / "f.h5") as f:
         np.testing.assert_array_equal(f.root.x[:], want)
+
+
+@pytest.mark.parametrize("keep", [19, 18, 16, 10])
+def test_a_node_truncated_under_its_buffered_tail_keeps_the_rows_it_still_has(tmp_path, keep):
+    """PyTables' own ``truncate`` under rows still in lazyarr's tail (16:20):
+    the rows before the new end reach the file (they were read as zeros)."""
+    rows = np.arange(20 * 4, dtype=np.float32).reshape(20, 4) + 1
+    with la.open(tmp_path / "f.h5", "w") as s:
+        x = s.create_array("x", rows[:0], chunks=(16, 4))
+        x.append(rows)
+        x.backend._node().truncate(keep)
+        np.testing.assert_array_equal(x[:], rows[:keep])
+        x.append(rows[:1] + 100)
+        want = np.concatenate([rows[:keep], rows[:1] + 100])
+        np.testing.assert_array_equal(x[:], want)
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.x[:], want)

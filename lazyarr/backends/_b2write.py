@@ -526,7 +526,10 @@ def flush_tail(node: Any, fixed: bool = True) -> None:
         _land(node, t)
         _settle(t)
         _sync(node, t)
-        if t.n and t.start + t.n <= node.nrows:
+        # The tail's rows the node holds: all of them, unless PyTables'
+        # own truncate shortened it behind lazyarr's back.
+        keep = min(t.n, int(node.nrows) - t.start)
+        if keep > 0:
             # Uncompressed, so that this chunk keeps one length from now on.
             # HDF5 rewrites a chunk of unchanged length in place, in one
             # write; a chunk whose length changes has its old space freed and
@@ -534,7 +537,7 @@ def flush_tail(node: Any, fixed: bool = True) -> None:
             # the file), while the flushed chunk index still points there:
             # a kill before the next flush then lost every flushed row of
             # the chunk (measured: 5 kill -9 trials in 12).
-            write_rows(node, t.w, t.start, t.buf[: t.n], fixed)
+            write_rows(node, t.w, t.start, t.buf[:keep], fixed)
             t.fixed = fixed
         t.dirty = False
         _b2blocks.forget(node)
