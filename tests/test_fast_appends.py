@@ -243,7 +243,9 @@ def _one_row_appends(x, rows, seen=None):
 @needs_flights
 def test_a_chunk_filled_one_row_at_a_time_flies_and_lands_as_the_bulk_path_writes_it(tmp_path):
     """The chunk compressed on its own thread is byte for byte the chunk the
-    bulk path stores, reads see it at once, and PyTables reads the file."""
+    bulk path stores (one Blosc2 block per chunk here: the bulk path's
+    threads cannot order blocks differently), reads see it at once, and
+    PyTables reads the file."""
     rows = np.round(np.random.default_rng(1).standard_normal((16 * 3 + 5, 8)), 2).astype(np.float32)
     with la.open(tmp_path / "f.h5", "w") as s:
         one = s.create_array("one", rows[:0], chunks=(16, 8))
@@ -378,8 +380,8 @@ def test_compression_objects_check_their_arguments_and_wait_once():
         Compression(0, 1, b"a", bytearray(8))
     with pytest.raises(BufferError):
         Compression(1, 1, b"a", b"read-only")
-    cp = blosc2.CParams(codec=blosc2.Codec.LZ4, clevel=5, typesize=8)
-    src = np.arange(10_000, dtype=np.float64)
+    cp = blosc2.CParams(codec=blosc2.Codec.LZ4, clevel=5, typesize=8, nthreads=1)
+    src = np.arange(100_000, dtype=np.float64)
     job = _b2decode.Encoding(cp, src)
     assert job.result() == job.result() == blosc2.compress2(src, cparams=cp)
     with pytest.raises(RuntimeError, match="once"):
@@ -420,3 +422,23 @@ def test_a_node_truncated_under_its_buffered_tail_keeps_the_rows_it_still_has(tm
         np.testing.assert_array_equal(x[:], want)
     with tables.open_file(tmp_path / "f.h5") as f:
         np.testing.assert_array_equal(f.root.x[:], want)
+
+
+@needs_flights
+@pytest.mark.parametrize("codec", ["zstd", "lz4", "blosclz"])
+@pytest.mark.parametrize("chunks, dtype", [((4096, 64), "<f4"), ((512, 3, 5), "<i2"), ((16, 8), "<f8")])
+def test_every_writer_lets_its_chunks_fly(codec, chunks, dtype):
+    """The writer's check passes for every codec and chunk shape, every time:
+    it compares with blosc2 on one thread, whose bytes are fixed (on two, a
+    chunk's blocks come in the order the threads finish them)."""
+    import blosc2
+
+    from lazyarr.backends import _b2decode
+
+    w = _b2write._writer(chunks, np.dtype(dtype).str, _b2write._CODECS[codec], 1, True)
+    assert w.flies
+    n = int(np.prod(chunks)) * np.dtype(dtype).itemsize
+    sample = (np.arange(n, dtype=np.int64) // 97 % 251).astype(np.uint8)
+    assert all(_b2decode.encodes_like(w.cparams, sample) for _ in range(8))
+    assert w.cparams.nthreads == _b2decode.threads()  # (the bulk path's own threads are kept)
+    assert blosc2.decompress2(bytes(_b2decode.Encoding(w.cparams, sample).result())) == sample.tobytes()

@@ -91,8 +91,9 @@ class Writer(NamedTuple):
     tail: bytes          # its offsets chunk and trailer
     copy_cparams: Any    # cparams storing a chunk uncompressed (see encode's ``fixed``)
     checksum: Callable[[bytes], bytes] | None = None  # Fletcher32 bytes of a frame
-    # _b2decode.Encoding writes cparams' chunks byte for byte, outside the
-    # GIL (checked on this writer's sample chunks): chunks may fly (see _fly).
+    # _b2decode.Encoding writes cparams' chunks byte for byte as blosc2 does
+    # on one thread, outside the GIL (checked on this writer's sample
+    # chunks): chunks may fly (see _fly).
     flies: bool = False
 
 
