@@ -2,8 +2,9 @@
 
 ``lazyarr/_speedups.c`` needs NumPy's headers, whose folder only NumPy can
 name. The extension is ``optional``: without a C compiler the install still
-succeeds (setuptools warns) and lazyarr uses the same functions in Python
-(see ``lazyarr.backends.ragged_base.item_views``).
+succeeds (setuptools warns); lazyarr then makes ragged items in Python
+(``lazyarr.backends.ragged_base.item_views``) and compresses the chunks of
+one-row appends in place (``lazyarr.backends._b2write._fly``).
 """
 
 import numpy
