@@ -442,3 +442,20 @@ def test_every_writer_lets_its_chunks_fly(codec, chunks, dtype):
     assert all(_b2decode.encodes_like(w.cparams, sample) for _ in range(8))
     assert w.cparams.nthreads == _b2decode.threads()  # (the bulk path's own threads are kept)
     assert blosc2.decompress2(bytes(_b2decode.Encoding(w.cparams, sample).result())) == sample.tobytes()
+
+
+def test_two_arrays_of_one_node_append_one_row_at_a_time_in_turn(tmp_path):
+    """Both arrays' appends go through the node's one tail (and its flights):
+    every row once, in order, whichever array appended it."""
+    rows = np.arange(70 * 3, dtype=np.float32).reshape(70, 3)
+    with la.open(tmp_path / "f.h5", "w") as s:
+        s.create_array("x", rows[:0], chunks=(16, 3))
+        a, b = s["x"], s["x"]
+        for i in range(len(rows)):
+            (a if i % 3 else b).append(rows[i : i + 1])
+            if i % 29 == 28:
+                np.testing.assert_array_equal(b[:], rows[: i + 1])
+        assert len(a) == len(b) == len(rows)
+        np.testing.assert_array_equal(a[:], rows)
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.x[:], rows)
