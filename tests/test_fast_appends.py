@@ -459,3 +459,23 @@ def test_two_arrays_of_one_node_append_one_row_at_a_time_in_turn(tmp_path):
         np.testing.assert_array_equal(a[:], rows)
     with tables.open_file(tmp_path / "f.h5") as f:
         np.testing.assert_array_equal(f.root.x[:], rows)
+
+
+@pytest.mark.parametrize("extra", [1, 5, 12, 30])
+def test_rows_appended_through_pytables_after_the_buffered_tail_are_kept(tmp_path, extra):
+    """PyTables' own append after rows still in lazyarr's tail (16:20): its
+    rows in that chunk are kept when the tail is written (they read as
+    zeros before)."""
+    rows = np.arange(20 * 4, dtype=np.float32).reshape(20, 4) + 1
+    more = np.arange(extra * 4, dtype=np.float32).reshape(extra, 4) + 1000
+    with la.open(tmp_path / "f.h5", "w") as s:
+        x = s.create_array("x", rows[:0], chunks=(16, 4))
+        x.append(rows)
+        x.backend._node().append(more)
+        want = np.concatenate([rows, more])
+        np.testing.assert_array_equal(x[:], want)
+        x.append(rows[:1])
+        want = np.concatenate([want, rows[:1]])
+        np.testing.assert_array_equal(x[:], want)
+    with tables.open_file(tmp_path / "f.h5") as f:
+        np.testing.assert_array_equal(f.root.x[:], want)

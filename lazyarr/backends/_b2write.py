@@ -527,9 +527,15 @@ def flush_tail(node: Any, fixed: bool = True) -> None:
         _land(node, t)
         _settle(t)
         _sync(node, t)
-        # The tail's rows the node holds: all of them, unless PyTables'
-        # own truncate shortened it behind lazyarr's back.
-        keep = min(t.n, int(node.nrows) - t.start)
+        # The tail's rows the node holds: all of them, unless PyTables' own
+        # truncate shortened it behind lazyarr's back. Grown behind its back
+        # (PyTables' own append, into this chunk): the rows PyTables wrote
+        # after the tail's join it, as the file has them.
+        end = int(node.nrows)
+        keep = min(t.n, end - t.start)
+        if end > t.start + t.n and t.n < t.c0:
+            keep = min(t.c0, end - t.start)
+            t.buf[t.n : keep] = node.read(t.start + t.n, t.start + keep)
         if keep > 0:
             # Uncompressed, so that this chunk keeps one length from now on.
             # HDF5 rewrites a chunk of unchanged length in place, in one
