@@ -198,13 +198,6 @@ def write_rows(node: Any, w: Writer, start: int, rows: np.ndarray, fixed: bool =
     The node must already be long enough (``truncate``); the last chunk is
     padded. ``fixed``: see :func:`encode`. Caller holds the lock.
     """
-    for coords, frame in _frames(w, start, rows, fixed):
-        node.write_chunk(coords, frame)
-
-
-def _frames(w: Writer, start: int, rows: np.ndarray, fixed: bool = False) -> Any:
-    """``(chunk coordinates, frame)`` of each chunk of ``rows`` stored at
-    chunk-aligned row ``start``, one at a time (see :func:`encode`)."""
     c0 = w.chunks[0]
     assert start % c0 == 0
     trailing = [range(0, n, c) for n, c in zip(rows.shape[1:], w.chunks[1:])]
@@ -212,7 +205,7 @@ def _frames(w: Writer, start: int, rows: np.ndarray, fixed: bool = False) -> Any
         part = rows[i : i + c0]
         for corner in _corners(trailing):
             sub = part[(slice(None),) + tuple(slice(a, a + c) for a, c in zip(corner, w.chunks[1:]))]
-            yield (start + i,) + corner, encode(w, np.ascontiguousarray(sub, w.dtype), fixed)
+            node.write_chunk((start + i,) + corner, encode(w, np.ascontiguousarray(sub, w.dtype), fixed))
 
 
 #: Rows of one bulk append converted and compressed at a time (bounds the copy).
