@@ -479,3 +479,26 @@ def test_rows_appended_through_pytables_after_the_buffered_tail_are_kept(tmp_pat
         np.testing.assert_array_equal(x[:], want)
     with tables.open_file(tmp_path / "f.h5") as f:
         np.testing.assert_array_equal(f.root.x[:], want)
+
+
+@needs_flights
+def test_a_compression_dropped_before_or_after_its_result_is_released_safely():
+    """An Encoding dropped without result() (a flight whose node was shortened
+    under it) waits for its thread before freeing its context (freeing it
+    under a running compression would crash), and one dropped after result()
+    does not free it twice (a double free would crash)."""
+    import gc
+
+    import blosc2
+
+    from lazyarr.backends import _b2decode
+
+    cp = blosc2.CParams(codec=blosc2.Codec.ZSTD, clevel=1, typesize=4, nthreads=1)
+    src = np.arange(200_000, dtype=np.float32)
+    for _ in range(50):
+        job = _b2decode.Encoding(cp, src)
+        del job
+        job = _b2decode.Encoding(cp, src)
+        assert blosc2.decompress2(bytes(job.result())) == src.tobytes()
+        del job
+    gc.collect()

@@ -357,18 +357,34 @@ class Encoding:
             self._job = _Compression(_COMPRESS_CTX, self._ctx, self._src, self._dest)
         except BaseException:
             _NOGIL.blosc2_free_ctx(self._ctx)
+            self._ctx = None
             raise
 
     def result(self) -> memoryview:
         """The compressed chunk, once the thread is done (a view of its
         buffer: the frame around it copies it once)."""
         rc = self._job.wait()
-        if self._ctx:
-            _NOGIL.blosc2_free_ctx(self._ctx)
-            self._ctx = None
+        self._free()
         if rc <= 0:
             raise RuntimeError(f"Error while compressing a Blosc2 chunk (blosc2 error {rc})")
         return self._dest[:rc].data
+
+    def _free(self) -> None:
+        # The context, once the thread no longer uses it (it has ended).
+        if self._ctx:
+            _NOGIL.blosc2_free_ctx(self._ctx)
+            self._ctx = None
+
+    def __del__(self) -> None:
+        # A flight dropped unstored (its node shortened or removed): wait,
+        # then free the context. Not in a forked child (the thread is the
+        # parent's: wait() refuses), nor if the thread never started.
+        if getattr(self, "_ctx", None):
+            try:
+                self._job.wait()
+            except (RuntimeError, AttributeError):
+                return
+            self._free()
 
 
 try:
